@@ -1,0 +1,448 @@
+#include "lamina/format/file_reader.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "lamina/encoding/encoding.h"
+#include "lamina/format/page_reader.h"
+#include "lamina/util/crc32c.h"
+#include "lamina/util/parallel.h"
+
+namespace lamina::format {
+namespace {
+
+class MappedSource : public Source {
+ public:
+  MappedSource(void* p, size_t n) : p_(p), n_(n) {}
+  ~MappedSource() override {
+    if (p_ != nullptr) ::munmap(p_, n_);
+  }
+  const uint8_t* data() const override { return static_cast<const uint8_t*>(p_); }
+  size_t size() const override { return n_; }
+
+ private:
+  void* p_;
+  size_t n_;
+};
+
+class OwnedSource : public Source {
+ public:
+  explicit OwnedSource(std::vector<uint8_t> b) : b_(std::move(b)) {}
+  const uint8_t* data() const override { return b_.data(); }
+  size_t size() const override { return b_.size(); }
+
+ private:
+  std::vector<uint8_t> b_;
+};
+
+// Runs a take on a copy of the reader, then skips the stream in the original, so the
+// take need not consume exactly the stream's bytes.
+template <typename F>
+Status TakeStream(ByteReader* in, F&& f) {
+  ByteReader copy = *in;
+  LAMINA_RETURN_IF_ERROR(f(&copy));
+  return enc::SkipStream(in);
+}
+
+bool IsFlat(const DataType& t) { return !t.is_list_like(); }
+
+}  // namespace
+
+Result<std::shared_ptr<Source>> MapFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound(path);
+    return Status::IOError("open " + path + ": " + std::strerror(errno));
+  }
+  struct stat sb;
+  if (::fstat(fd, &sb) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Status::IOError("stat " + path + ": " + std::strerror(e));
+  }
+  if (S_ISDIR(sb.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument(path + " is a directory");
+  }
+  size_t n = static_cast<size_t>(sb.st_size);
+  void* p = nullptr;
+  if (n > 0) {
+    p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      ::close(fd);
+      return Status::IOError("mmap " + path + ": " + std::strerror(e));
+    }
+  }
+  ::close(fd);
+  return std::shared_ptr<Source>(std::make_shared<MappedSource>(p, n));
+}
+
+std::shared_ptr<Source> OwnBytes(std::vector<uint8_t> bytes) {
+  return std::make_shared<OwnedSource>(std::move(bytes));
+}
+
+Result<std::unique_ptr<FileReader>> FileReader::Open(const std::string& path) {
+  LAMINA_ASSIGN_OR_RETURN(std::shared_ptr<Source> src, MapFile(path));
+  auto r = Open(std::move(src));
+  if (!r.ok()) return Status::Corruption(path + ": " + r.status().message());
+  return r;
+}
+
+Result<std::unique_ptr<FileReader>> FileReader::Open(std::shared_ptr<Source> source) {
+  std::unique_ptr<FileReader> r(new FileReader);
+  r->source_ = std::move(source);
+  const uint8_t* d = r->source_->data();
+  size_t n = r->source_->size();
+  LAMINA_CHECK_CORRUPT(n >= kHeaderSize + kTailSize, "file too short to be a lamina file");
+  LAMINA_CHECK_CORRUPT(std::memcmp(d, kMagic, 4) == 0 && std::memcmp(d + n - 4, kMagic, 4) == 0,
+                       "not a lamina file (bad magic number)");
+  uint32_t version, footer_len, footer_crc, head_version;
+  std::memcpy(&head_version, d + 4, 4);
+  std::memcpy(&footer_len, d + n - 16, 4);
+  std::memcpy(&footer_crc, d + n - 12, 4);
+  std::memcpy(&version, d + n - 8, 4);
+  if (version > kFormatVersion || head_version > kFormatVersion) {
+    return Status::Corruption("file has format version " + std::to_string(version) +
+                              "; this lamina reads up to version " +
+                              std::to_string(kFormatVersion) + " (upgrade lamina)");
+  }
+  LAMINA_CHECK_CORRUPT(version == head_version && version >= 1, "format versions disagree");
+  LAMINA_CHECK_CORRUPT(footer_len <= n - kHeaderSize - kTailSize, "footer length out of range");
+  r->data_end_ = n - kTailSize - footer_len;
+  r->footer_ = d + r->data_end_;
+  LAMINA_CHECK_CORRUPT(Crc32c(r->footer_, footer_len) == footer_crc, "footer checksum mismatch");
+  LAMINA_RETURN_IF_ERROR(ParseFooter(r->footer_, footer_len, n, &r->meta_, &r->dir_));
+  r->columns_.resize(r->dir_.size());
+  for (auto& c : r->columns_) c = std::make_unique<ColumnState>();
+  return r;
+}
+
+Result<FileReader::ColumnState*> FileReader::State(size_t c) {
+  if (c >= columns_.size()) return Status::InvalidArgument("column index out of range");
+  ColumnState* st = columns_[c].get();
+  std::call_once(st->once, [&]() {
+    auto [off, len] = dir_[c];
+    st->status = ParseColumnMeta(footer_ + off, len, meta_.num_rows, data_end_, &st->meta);
+    if (st->status.ok()) {
+      for (const PageMeta& p : st->meta.pages) {
+        if (p.num_rows > kMaxPageRows) {
+          st->status = Status::Corruption("page with too many rows");
+          break;
+        }
+      }
+      st->verified.reset(new std::atomic<bool>[st->meta.pages.size()]);
+      for (size_t i = 0; i < st->meta.pages.size(); ++i) st->verified[i] = false;
+    }
+  });
+  if (!st->status.ok()) return st->status;
+  return st;
+}
+
+Result<const ColumnMeta*> FileReader::Column(size_t c) {
+  LAMINA_ASSIGN_OR_RETURN(ColumnState * st, State(c));
+  return &st->meta;
+}
+
+Status FileReader::VerifyPage(ColumnState* st, size_t page) {
+  if (st->verified[page].load(std::memory_order_acquire)) return Status::OK();
+  const PageMeta& p = st->meta.pages[page];
+  if (Crc32c(source_->data() + p.offset, p.length) != p.crc) {
+    return Status::Corruption("page checksum mismatch");
+  }
+  st->verified[page].store(true, std::memory_order_release);
+  return Status::OK();
+}
+
+namespace {
+
+// Decodes one page of a column without list offsets (fixed_size_list included).
+Status DecodeFlatPage(const DataType& t, const PageMeta& p, const uint8_t* bytes, OwnedArray* arr,
+                      std::vector<uint8_t>* data) {
+  ByteReader in(bytes, p.length);
+  size_t n = p.num_rows, at = p.row_start;
+  LAMINA_RETURN_IF_ERROR(DecodeValidity(&in, n, arr, at));
+  if (t.id == TypeId::kFixedSizeList) {
+    size_t size = static_cast<size_t>(t.list_size);
+    LAMINA_CHECK_CORRUPT(n * size <= MaxChildValues(p.length), "page holds too many values");
+    OwnedArray* child = &arr->children[0];
+    LAMINA_RETURN_IF_ERROR(DecodeValidity(&in, n * size, child, at * size));
+    LAMINA_RETURN_IF_ERROR(DecodeValues(t.child->type, &in, n * size, {child, nullptr}, at * size));
+  } else {
+    LAMINA_RETURN_IF_ERROR(DecodeValues(t, &in, n, {arr, data}, at));
+  }
+  LAMINA_CHECK_CORRUPT(in.empty(), "trailing bytes after a page's streams");
+  return Status::OK();
+}
+
+void SetOffset(OwnedArray* arr, size_t i, int64_t v) {
+  if (arr->type.has_large_offsets()) arr->values->as<int64_t>()[i] = v;
+  else arr->values->as<int32_t>()[i] = static_cast<int32_t>(v);
+}
+
+// Decodes n+1 page-relative list offsets and checks they start at 0 and never decrease.
+Status ReadRelOffsets(ByteReader* in, size_t n, uint64_t page_len, std::vector<uint64_t>* rel) {
+  rel->assign(n + 1, 0);
+  LAMINA_RETURN_IF_ERROR(enc::DecodeInts(in, n + 1, 8, false, rel->data()));
+  LAMINA_CHECK_CORRUPT((*rel)[0] == 0, "list offsets do not start at 0");
+  for (size_t i = 0; i < n; ++i) {
+    LAMINA_CHECK_CORRUPT((*rel)[i] <= (*rel)[i + 1], "list offsets decrease");
+  }
+  LAMINA_CHECK_CORRUPT((*rel)[n] <= MaxChildValues(page_len), "page holds too many values");
+  return Status::OK();
+}
+
+}  // namespace
+
+Status FileReader::ReadListColumn(size_t c, ColumnState* st, OwnedArray* out) {
+  const DataType& t = meta_.schema.fields[c].type;
+  const auto& pages = st->meta.pages;
+  struct Pending {
+    ByteReader child_streams;
+    uint64_t child_count;
+    uint64_t child_start;
+  };
+  std::vector<Pending> pending(pages.size());
+  std::vector<uint64_t> rel;
+  uint64_t base = 0;
+  for (size_t i = 0; i < pages.size(); ++i) {
+    const PageMeta& p = pages[i];
+    LAMINA_RETURN_IF_ERROR(VerifyPage(st, i));
+    ByteReader in(source_->data() + p.offset, p.length);
+    LAMINA_RETURN_IF_ERROR(DecodeValidity(&in, p.num_rows, out, p.row_start));
+    LAMINA_RETURN_IF_ERROR(ReadRelOffsets(&in, p.num_rows, p.length, &rel));
+    uint64_t limit = t.has_large_offsets() ? static_cast<uint64_t>(INT64_MAX) : INT32_MAX;
+    LAMINA_CHECK_CORRUPT(base + rel[p.num_rows] <= limit,
+                         "list column over 2^31 values; store it as large_list");
+    for (size_t k = 0; k <= p.num_rows; ++k) {
+      SetOffset(out, p.row_start + k, static_cast<int64_t>(base + rel[k]));
+    }
+    pending[i] = {in, rel[p.num_rows], base};
+    base += rel[p.num_rows];
+  }
+  out->children.emplace_back();
+  OwnedArray* child = &out->children[0];
+  const DataType& ct = t.child->type;
+  PrepareArray(ct, static_cast<int64_t>(base), child);
+  std::vector<uint8_t> data;
+  for (size_t i = 0; i < pages.size(); ++i) {
+    Pending& pd = pending[i];
+    LAMINA_RETURN_IF_ERROR(DecodeValidity(&pd.child_streams, pd.child_count, child, pd.child_start));
+    LAMINA_RETURN_IF_ERROR(
+        DecodeValues(ct, &pd.child_streams, pd.child_count, {child, &data}, pd.child_start));
+    LAMINA_CHECK_CORRUPT(pd.child_streams.empty(), "trailing bytes after a page's streams");
+  }
+  if (ct.is_binary_like()) child->data = Buffer::FromVector(std::move(data));
+  return Status::OK();
+}
+
+Status FileReader::Read(const std::vector<size_t>& columns, std::vector<OwnedArray>* out) {
+  out->clear();
+  out->resize(columns.size());
+  std::vector<std::vector<uint8_t>> datas(columns.size());
+  std::vector<ColumnState*> states(columns.size());
+  struct Task {
+    size_t k;
+    size_t page;  // kAll: every page of the column, in order
+  };
+  constexpr size_t kAll = SIZE_MAX;
+  std::vector<Task> tasks;
+  for (size_t k = 0; k < columns.size(); ++k) {
+    size_t c = columns[k];
+    LAMINA_ASSIGN_OR_RETURN(states[k], State(c));
+    const DataType& t = meta_.schema.fields[c].type;
+    OwnedArray& arr = (*out)[k];
+    PrepareArray(t, static_cast<int64_t>(meta_.num_rows), &arr);
+    if (t.id == TypeId::kFixedSizeList) {
+      arr.children.emplace_back();
+      PrepareArray(t.child->type, static_cast<int64_t>(meta_.num_rows) * t.list_size,
+                   &arr.children[0]);
+    }
+    bool parallel_pages = IsFlat(t) && !t.is_binary_like();
+    for (const PageMeta& p : states[k]->meta.pages) {
+      // Pages that share a validity byte must not be decoded concurrently.
+      uint64_t child_start = t.id == TypeId::kFixedSizeList ? p.row_start * t.list_size : 0;
+      if (p.row_start % 8 != 0 || child_start % 8 != 0) parallel_pages = false;
+    }
+    if (parallel_pages) {
+      for (size_t i = 0; i < states[k]->meta.pages.size(); ++i) tasks.push_back({k, i});
+    } else {
+      tasks.push_back({k, kAll});
+    }
+  }
+  LAMINA_RETURN_IF_ERROR(ParallelFor(tasks.size(), [&](size_t ti) -> Status {
+    const Task& task = tasks[ti];
+    size_t c = columns[task.k];
+    ColumnState* st = states[task.k];
+    const DataType& t = meta_.schema.fields[c].type;
+    OwnedArray* arr = &(*out)[task.k];
+    if (t.is_list_like()) return ReadListColumn(c, st, arr);
+    size_t first = task.page == kAll ? 0 : task.page;
+    size_t last = task.page == kAll ? st->meta.pages.size() : task.page + 1;
+    for (size_t i = first; i < last; ++i) {
+      LAMINA_RETURN_IF_ERROR(VerifyPage(st, i));
+      const PageMeta& p = st->meta.pages[i];
+      LAMINA_RETURN_IF_ERROR(
+          DecodeFlatPage(t, p, source_->data() + p.offset, arr, &datas[task.k]));
+    }
+    return Status::OK();
+  }));
+  for (size_t k = 0; k < columns.size(); ++k) {
+    OwnedArray& arr = (*out)[k];
+    if (arr.type.is_binary_like()) arr.data = Buffer::FromVector(std::move(datas[k]));
+    FinishNulls(&arr);
+  }
+  return Status::OK();
+}
+
+Status FileReader::TakeColumn(size_t c, const int64_t* idx, const std::vector<uint32_t>& page_of,
+                              const std::vector<size_t>& order, OwnedArray* out) {
+  LAMINA_ASSIGN_OR_RETURN(ColumnState * st, State(c));
+  const DataType& t = meta_.schema.fields[c].type;
+  const auto& pages = st->meta.pages;
+  size_t m = order.size();
+  OwnedArray grouped;
+  PrepareArray(t, static_cast<int64_t>(m), &grouped);
+  std::vector<uint8_t> data;
+  std::vector<uint32_t> local;
+  std::vector<uint32_t> child_local;
+  std::vector<uint64_t> rel;
+
+  struct ChildWork {
+    ByteReader streams;
+    uint64_t child_count;
+    std::vector<uint32_t> idx;
+    size_t at;
+  };
+  std::vector<ChildWork> child_work;
+  int64_t child_total = 0;
+
+  size_t s = 0;
+  while (s < m) {
+    uint32_t pi = page_of[order[s]];
+    size_t e = s;
+    local.clear();
+    while (e < m && page_of[order[e]] == pi) {
+      local.push_back(static_cast<uint32_t>(static_cast<uint64_t>(idx[order[e]]) - pages[pi].row_start));
+      ++e;
+    }
+    const PageMeta& p = pages[pi];
+    LAMINA_RETURN_IF_ERROR(VerifyPage(st, pi));
+    ByteReader in(source_->data() + p.offset, p.length);
+    size_t n = p.num_rows, cnt = local.size();
+    LAMINA_RETURN_IF_ERROR(TakeStream(&in, [&](ByteReader* r) {
+      return TakeValidity(r, n, local.data(), cnt, &grouped, s);
+    }));
+    if (t.is_list_like()) {
+      // Offsets at each taken row and the one after it, plus the page's end.
+      std::vector<uint32_t> oidx;
+      oidx.reserve(2 * cnt + 1);
+      for (uint32_t i : local) {
+        oidx.push_back(i);
+        oidx.push_back(i + 1);
+      }
+      oidx.push_back(static_cast<uint32_t>(n));
+      rel.assign(oidx.size(), 0);
+      LAMINA_RETURN_IF_ERROR(TakeStream(&in, [&](ByteReader* r) {
+        return enc::TakeInts(r, n + 1, 8, false, oidx.data(), oidx.size(), rel.data());
+      }));
+      uint64_t page_children = rel.back();
+      LAMINA_CHECK_CORRUPT(page_children <= MaxChildValues(p.length), "page holds too many values");
+      ChildWork w{in, page_children, {}, static_cast<size_t>(child_total)};
+      for (size_t j = 0; j < cnt; ++j) {
+        uint64_t a = rel[2 * j], b = rel[2 * j + 1];
+        LAMINA_CHECK_CORRUPT(a <= b && b <= page_children, "list offsets out of range");
+        for (uint64_t k = a; k < b; ++k) w.idx.push_back(static_cast<uint32_t>(k));
+        child_total += static_cast<int64_t>(b - a);
+        SetOffset(&grouped, s + j + 1, child_total);
+      }
+      child_work.push_back(std::move(w));
+    } else if (t.id == TypeId::kFixedSizeList) {
+      size_t size = static_cast<size_t>(t.list_size);
+      LAMINA_CHECK_CORRUPT(n * size <= MaxChildValues(p.length), "page holds too many values");
+      ChildWork w{in, n * size, {}, s * size};
+      for (uint32_t i : local) {
+        for (size_t k = 0; k < size; ++k) w.idx.push_back(static_cast<uint32_t>(i * size + k));
+      }
+      child_work.push_back(std::move(w));
+    } else {
+      LAMINA_RETURN_IF_ERROR(TakeStream(&in, [&](ByteReader* r) {
+        return TakeValues(t, r, n, local.data(), cnt, {&grouped, &data}, s);
+      }));
+    }
+    s = e;
+  }
+  if (t.is_list_like() || t.id == TypeId::kFixedSizeList) {
+    int64_t total = t.is_list_like() ? child_total : static_cast<int64_t>(m) * t.list_size;
+    grouped.children.emplace_back();
+    OwnedArray* child = &grouped.children[0];
+    PrepareArray(t.child->type, total, child);
+    std::vector<uint8_t> cdata;
+    for (ChildWork& w : child_work) {
+      size_t k = w.idx.size();
+      size_t cn = w.child_count;
+      LAMINA_RETURN_IF_ERROR(TakeStream(&w.streams, [&](ByteReader* r) {
+        return TakeValidity(r, cn, w.idx.data(), k, child, w.at);
+      }));
+      LAMINA_RETURN_IF_ERROR(TakeStream(&w.streams, [&](ByteReader* r) {
+        return TakeValues(t.child->type, r, cn, w.idx.data(), k, {child, &cdata}, w.at);
+      }));
+    }
+    if (t.child->type.is_binary_like()) child->data = Buffer::FromVector(std::move(cdata));
+  }
+  if (t.is_binary_like()) grouped.data = Buffer::FromVector(std::move(data));
+  FinishNulls(&grouped);
+
+  bool identity = true;
+  for (size_t j = 0; j < m && identity; ++j) identity = order[j] == j;
+  if (identity) {
+    *out = std::move(grouped);
+    return Status::OK();
+  }
+  std::vector<int64_t> inv(m);
+  for (size_t k = 0; k < m; ++k) inv[order[k]] = static_cast<int64_t>(k);
+  *out = GatherArray(grouped, inv.data(), m);
+  return Status::OK();
+}
+
+Status FileReader::Take(const std::vector<size_t>& columns, const int64_t* indices, size_t m,
+                        std::vector<OwnedArray>* out) {
+  for (size_t j = 0; j < m; ++j) {
+    if (indices[j] < 0 || static_cast<uint64_t>(indices[j]) >= meta_.num_rows) {
+      return Status::InvalidArgument("row index " + std::to_string(indices[j]) +
+                                     " out of range for a file of " +
+                                     std::to_string(meta_.num_rows) + " rows");
+    }
+  }
+  out->clear();
+  out->resize(columns.size());
+  return ParallelFor(columns.size(), [&](size_t k) -> Status {
+    LAMINA_ASSIGN_OR_RETURN(ColumnState * st, State(columns[k]));
+    const auto& pages = st->meta.pages;
+    std::vector<uint32_t> page_of(m);
+    for (size_t j = 0; j < m; ++j) {
+      auto it = std::upper_bound(pages.begin(), pages.end(), static_cast<uint64_t>(indices[j]),
+                                 [](uint64_t v, const PageMeta& p) { return v < p.row_start; });
+      page_of[j] = static_cast<uint32_t>(it - pages.begin() - 1);
+    }
+    // Stable counting sort of positions by page.
+    std::vector<size_t> counts(pages.size() + 1, 0);
+    for (uint32_t pg : page_of) ++counts[pg + 1];
+    for (size_t i = 1; i < counts.size(); ++i) counts[i] += counts[i - 1];
+    std::vector<size_t> order(m);
+    for (size_t j = 0; j < m; ++j) order[counts[page_of[j]]++] = j;
+    // Within a page, sort by row so takes walk each page forwards.
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return indices[a] < indices[b];
+    });
+    return TakeColumn(columns[k], indices, page_of, order, &(*out)[k]);
+  });
+}
+
+}  // namespace lamina::format

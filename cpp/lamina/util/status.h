@@ -1,0 +1,83 @@
+// Status and Result<T>: how errors travel through the core. The binding layer maps
+// each code to one Python exception class, exactly once.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace lamina {
+
+enum class StatusCode : int {
+  kOk = 0,
+  kInvalidArgument = 1,  // caller passed something unsupported or malformed
+  kCorruption = 2,       // bytes read from a file do not describe valid data
+  kIOError = 3,          // the operating system refused an operation
+  kNotFound = 4,         // a file does not exist
+  kSchema = 5,           // data does not match a schema
+};
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  static Status OK() { return Status(); }
+  static Status InvalidArgument(std::string msg) {
+    return Status(StatusCode::kInvalidArgument, std::move(msg));
+  }
+  static Status Corruption(std::string msg) {
+    return Status(StatusCode::kCorruption, std::move(msg));
+  }
+  static Status IOError(std::string msg) { return Status(StatusCode::kIOError, std::move(msg)); }
+  static Status NotFound(std::string msg) { return Status(StatusCode::kNotFound, std::move(msg)); }
+  static Status SchemaError(std::string msg) { return Status(StatusCode::kSchema, std::move(msg)); }
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  Status(StatusCode code, std::string msg) : code_(code), message_(std::move(msg)) {}
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+};
+
+// Either a value or a non-OK Status.
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT: REQUIRES: !status.ok()
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  Status status() const { return ok() ? Status::OK() : std::get<Status>(v_); }
+  T& value() & { return std::get<T>(v_); }
+  T&& value() && { return std::get<T>(std::move(v_)); }
+  const T& value() const& { return std::get<T>(v_); }
+
+ private:
+  std::variant<T, Status> v_;
+};
+
+}  // namespace lamina
+
+#define LAMINA_CONCAT_INNER(a, b) a##b
+#define LAMINA_CONCAT(a, b) LAMINA_CONCAT_INNER(a, b)
+
+#define LAMINA_RETURN_IF_ERROR(expr)        \
+  do {                                      \
+    ::lamina::Status _st = (expr);          \
+    if (!_st.ok()) return _st;              \
+  } while (0)
+
+#define LAMINA_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                 \
+  if (!tmp.ok()) return tmp.status();                \
+  lhs = std::move(tmp).value()
+
+#define LAMINA_ASSIGN_OR_RETURN(lhs, expr) \
+  LAMINA_ASSIGN_OR_RETURN_IMPL(LAMINA_CONCAT(_res_, __LINE__), lhs, expr)
+
+// Checks a condition on untrusted bytes; returns Corruption with `msg` when false.
+#define LAMINA_CHECK_CORRUPT(cond, msg)                          \
+  do {                                                           \
+    if (!(cond)) return ::lamina::Status::Corruption(msg);       \
+  } while (0)

@@ -1,0 +1,215 @@
+"""The lamina file format: one file, columns split into encoded pages, a checksummed footer.
+
+Example:
+    >>> import pyarrow as pa, lamina
+    >>> lamina.format.write_file("/tmp/t.lam", pa.table({"x": [1, 2, 3]}))
+    >>> lamina.format.read_file("/tmp/t.lam").column("x").to_pylist()
+    [1, 2, 3]
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import struct
+from collections.abc import Sequence
+from typing import Any, Optional, Union
+
+import numpy as np
+import pyarrow as pa
+
+from lamina import _core
+from lamina._arrow import batch_from_capsules, to_stream_capsule
+from lamina.errors import InvalidArgumentError
+
+__all__ = ["FileReader", "read_file", "write_file"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_ENCODINGS = {
+    0: "plain", 1: "constant", 2: "bitpack", 3: "delta", 4: "rle", 5: "dictionary",
+    6: "fsst", 7: "alp", 8: "bitmap",
+}
+
+
+def write_file(
+    path: PathLike,
+    data: Any,
+    *,
+    max_page_rows: int = 65536,
+    target_page_bytes: int = 1 << 20,
+    sync: bool = False,
+    metadata: Optional[dict[str, bytes]] = None,
+) -> None:
+    """Writes ``data`` as one lamina file at ``path`` (replacing any file there).
+
+    Args:
+        path: Where to write.
+        data: A pyarrow Table, RecordBatch, RecordBatchReader, pandas DataFrame, or any
+            object with ``__arrow_c_stream__``/``__arrow_c_array__``.
+        max_page_rows: Most rows per page.
+        target_page_bytes: Approximate raw bytes per page for variable-width columns.
+        sync: fsync the file before returning.
+        metadata: Extra key/value pairs stored in the footer.
+
+    Raises:
+        InvalidArgumentError: A column has a type lamina does not store.
+    """
+    options: dict[str, Any] = {
+        "max_page_rows": int(max_page_rows),
+        "target_page_bytes": int(target_page_bytes),
+        "sync": bool(sync),
+    }
+    if metadata:
+        options["file_metadata"] = {str(k): bytes(v) for k, v in metadata.items()}
+    _core.write_file(os.fspath(path), to_stream_capsule(data), options)
+
+
+def read_file(path: PathLike, columns: Optional[Sequence[str]] = None) -> pa.Table:
+    """Reads a lamina file (or the given columns of it) as a pyarrow Table."""
+    return FileReader(path).read(columns)
+
+
+class FileReader:
+    """Random access to one lamina file.
+
+    Opening maps the file and checks its footer; a column's page index is parsed the first
+    time the column is read, and each page's checksum is verified the first time it is
+    decoded. Safe to share between threads.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        CorruptFileError: The file is not a valid lamina file.
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self._r = _core.FileReader(os.fspath(path))
+        self._schema: Optional[pa.Schema] = None
+        self._names: Optional[dict[str, int]] = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FileReader:
+        """Opens a file held in memory."""
+        self = cls.__new__(cls)
+        self._r = _core.FileReader.from_bytes(bytes(data))
+        self._schema = None
+        self._names = None
+        return self
+
+    @property
+    def schema(self) -> pa.Schema:
+        if self._schema is None:
+            self._schema = pa.Schema._import_from_c_capsule(self._r.schema_capsule())
+        return self._schema
+
+    @property
+    def num_rows(self) -> int:
+        return int(self._r.num_rows)
+
+    @property
+    def file_size(self) -> int:
+        return int(self._r.file_size)
+
+    @property
+    def field_ids(self) -> dict[str, int]:
+        """Top-level column name -> field id."""
+        return dict(self._r.field_ids)
+
+    @property
+    def metadata(self) -> dict[str, bytes]:
+        """The key/value pairs given to ``write_file(metadata=...)``."""
+        return dict(self._r.file_metadata)
+
+    def _column_indices(self, columns: Optional[Sequence[str]]) -> list[int]:
+        if self._names is None:
+            self._names = {n: i for i, n in enumerate(self._r.column_names)}
+        if columns is None:
+            return list(range(self._r.num_columns))
+        if isinstance(columns, str):
+            raise InvalidArgumentError("columns must be a list of names, not a string")
+        out = []
+        for c in columns:
+            if c not in self._names:
+                raise InvalidArgumentError(f"no column named {c!r} in the file")
+            out.append(self._names[c])
+        return out
+
+    def read(self, columns: Optional[Sequence[str]] = None) -> pa.Table:
+        """Decodes the whole file, or only ``columns``, into a pyarrow Table."""
+        batch = batch_from_capsules(self._r.read(self._column_indices(columns)))
+        return pa.Table.from_batches([batch])
+
+    def take(self, indices: Any, columns: Optional[Sequence[str]] = None) -> pa.Table:
+        """Rows at ``indices`` (any order, repeats allowed), decoding only the values needed.
+
+        Raises:
+            InvalidArgumentError: An index is negative or not below ``num_rows``.
+        """
+        idx = np.asarray(indices)
+        if idx.dtype.kind not in "iu":
+            if idx.size == 0:
+                idx = idx.astype(np.int64)
+            else:
+                raise InvalidArgumentError("indices must be integers")
+        if idx.ndim != 1:
+            raise InvalidArgumentError("indices must be one-dimensional")
+        if idx.dtype == np.uint64 and idx.size and idx.max() > np.iinfo(np.int64).max:
+            raise InvalidArgumentError("row index out of range")
+        batch = batch_from_capsules(
+            self._r.take(idx.astype(np.int64, copy=False), self._column_indices(columns))
+        )
+        return pa.Table.from_batches([batch])
+
+    def page_statistics(self, column: str) -> list[dict[str, Any]]:
+        """Per page of ``column``: row_start, num_rows, null_count, min, max, encoding, size."""
+        i = self._column_indices([column])[0]
+        typ = self.schema.field(i).type
+        out = []
+        for p in self._r.page_stats(i):
+            out.append(
+                {
+                    "row_start": p["row_start"],
+                    "num_rows": p["num_rows"],
+                    "null_count": p["null_count"],
+                    "min": _decode_stat(typ, p["min"]),
+                    "max": _decode_stat(typ, p["max"]),
+                    "encoding": _ENCODINGS.get(p["encoding"], str(p["encoding"])),
+                    "compressed_size": p["length"],
+                }
+            )
+        return out
+
+    def statistics(self, column: str) -> dict[str, Any]:
+        """Column statistics aggregated over pages: null_count, min, max (None if unknown)."""
+        pages = self.page_statistics(column)
+        mins = [p["min"] for p in pages if p["min"] is not None]
+        maxs = [p["max"] for p in pages if p["max"] is not None]
+        complete = len(mins) == len(pages) or all(
+            p["null_count"] == p["num_rows"] or p["min"] is not None for p in pages
+        )
+        return {
+            "null_count": sum(p["null_count"] for p in pages),
+            "min": min(mins) if mins and complete else None,
+            "max": max(maxs) if maxs and complete else None,
+            "num_pages": len(pages),
+        }
+
+
+def _decode_stat(typ: pa.DataType, raw: Optional[bytes]) -> Any:
+    if raw is None:
+        return None
+    if pa.types.is_boolean(typ):
+        return bool(raw[0])
+    if pa.types.is_floating(typ):
+        return struct.unpack("<d", raw)[0]
+    if pa.types.is_unsigned_integer(typ):
+        return struct.unpack("<Q", raw)[0]
+    if pa.types.is_integer(typ):
+        return struct.unpack("<q", raw)[0]
+    if pa.types.is_date32(typ):
+        return datetime.date(1970, 1, 1) + datetime.timedelta(days=struct.unpack("<q", raw)[0])
+    if pa.types.is_timestamp(typ):
+        return pa.scalar(struct.unpack("<q", raw)[0], type=typ).as_py()
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return raw.decode("utf-8", errors="replace")
+    return bytes(raw)
