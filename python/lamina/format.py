@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import datetime
 import os
 import struct
 from collections.abc import Sequence
@@ -161,41 +160,56 @@ class FileReader:
         return pa.Table.from_batches([batch])
 
     def page_statistics(self, column: str) -> list[dict[str, Any]]:
-        """Per page of ``column``: row_start, num_rows, null_count, min, max, encoding, size."""
+        """Per page of ``column``: row_start, num_rows, null_count, min, max, encoding, size.
+
+        For strings, ``min`` may be a prefix of the smallest value and ``max`` a bound just
+        above the largest: long values are truncated to 64 bytes in the footer.
+        """
+        return [self._present(column, p) for p in self._raw_pages(column)]
+
+    def statistics(self, column: str) -> dict[str, Any]:
+        """Column statistics aggregated over pages: null_count, min, max (None if unknown)."""
+        pages = self._raw_pages(column)
+        known = [p for p in pages if p["min"] is not None]
+        # A page without min/max that is not all-null makes the column's bounds unknown.
+        complete = all(p["min"] is not None or p["null_count"] == p["num_rows"] for p in pages)
+        agg = {
+            "null_count": sum(p["null_count"] for p in pages),
+            "min": min(p["min"] for p in known) if known and complete else None,
+            "max": max(p["max"] for p in known) if known and complete else None,
+        }
+        out = self._present(column, agg)
+        out["num_pages"] = len(pages)
+        return out
+
+    def _raw_pages(self, column: str) -> list[dict[str, Any]]:
         i = self._column_indices([column])[0]
         typ = self.schema.field(i).type
-        out = []
+        pages = []
         for p in self._r.page_stats(i):
-            out.append(
+            pages.append(
                 {
                     "row_start": p["row_start"],
                     "num_rows": p["num_rows"],
                     "null_count": p["null_count"],
-                    "min": _decode_stat(typ, p["min"]),
-                    "max": _decode_stat(typ, p["max"]),
+                    "min": _raw_stat(typ, p["min"]),
+                    "max": _raw_stat(typ, p["max"]),
                     "encoding": _ENCODINGS.get(p["encoding"], str(p["encoding"])),
                     "compressed_size": p["length"],
                 }
             )
+        return pages
+
+    def _present(self, column: str, stats: dict[str, Any]) -> dict[str, Any]:
+        typ = self.schema.field(column).type
+        out = dict(stats)
+        for key in ("min", "max"):
+            out[key] = _present_stat(typ, stats[key])
         return out
 
-    def statistics(self, column: str) -> dict[str, Any]:
-        """Column statistics aggregated over pages: null_count, min, max (None if unknown)."""
-        pages = self.page_statistics(column)
-        mins = [p["min"] for p in pages if p["min"] is not None]
-        maxs = [p["max"] for p in pages if p["max"] is not None]
-        complete = len(mins) == len(pages) or all(
-            p["null_count"] == p["num_rows"] or p["min"] is not None for p in pages
-        )
-        return {
-            "null_count": sum(p["null_count"] for p in pages),
-            "min": min(mins) if mins and complete else None,
-            "max": max(maxs) if maxs and complete else None,
-            "num_pages": len(pages),
-        }
 
-
-def _decode_stat(typ: pa.DataType, raw: Optional[bytes]) -> Any:
+def _raw_stat(typ: pa.DataType, raw: Optional[bytes]) -> Any:
+    """Footer bytes -> a comparable Python value (int, float, bool or bytes)."""
     if raw is None:
         return None
     if pa.types.is_boolean(typ):
@@ -204,12 +218,18 @@ def _decode_stat(typ: pa.DataType, raw: Optional[bytes]) -> Any:
         return struct.unpack("<d", raw)[0]
     if pa.types.is_unsigned_integer(typ):
         return struct.unpack("<Q", raw)[0]
-    if pa.types.is_integer(typ):
+    if pa.types.is_integer(typ) or pa.types.is_date32(typ) or pa.types.is_timestamp(typ):
         return struct.unpack("<q", raw)[0]
-    if pa.types.is_date32(typ):
-        return datetime.date(1970, 1, 1) + datetime.timedelta(days=struct.unpack("<q", raw)[0])
-    if pa.types.is_timestamp(typ):
-        return pa.scalar(struct.unpack("<q", raw)[0], type=typ).as_py()
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
-        return raw.decode("utf-8", errors="replace")
     return bytes(raw)
+
+
+def _present_stat(typ: pa.DataType, v: Any) -> Any:
+    if v is None:
+        return None
+    if pa.types.is_date32(typ) or pa.types.is_timestamp(typ):
+        # A pyarrow scalar: timestamps may lie outside what datetime can hold.
+        storage = pa.int32() if pa.types.is_date32(typ) else pa.int64()
+        return pa.array([v], type=storage).view(typ)[0]
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return v.decode("utf-8", errors="replace")
+    return v
