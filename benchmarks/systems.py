@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
-from typing import Any, Callable, Optional
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -62,8 +62,8 @@ class System:
         name: str,
         suffix: str,
         write: Callable[[str, pa.Table], None],
-        read: Callable[[str, Optional[Sequence[str]]], pa.Table],
-        take_variants: dict[str, Callable[[str, np.ndarray, Optional[Sequence[str]]], pa.Table]],
+        read: Callable[[str, Sequence[str] | None], pa.Table],
+        take_variants: dict[str, Callable[[str, np.ndarray, Sequence[str] | None], pa.Table]],
         version: Callable[[], str],
     ) -> None:
         self.name = name
@@ -80,7 +80,7 @@ class System:
         return path_size(path)
 
     def take(self, path: str, indices: np.ndarray,
-             columns: Optional[Sequence[str]] = None) -> pa.Table:
+             columns: Sequence[str] | None = None) -> pa.Table:
         return next(iter(self.take_variants.values()))(path, indices, columns)
 
     def __repr__(self) -> str:
@@ -104,10 +104,10 @@ def _parquet(compression: str) -> System:
     def write(p: str, t: pa.Table) -> None:
         pq.write_table(t, p, compression=compression)
 
-    def take_table(p: str, i: np.ndarray, cols: Optional[Sequence[str]]) -> pa.Table:
+    def take_table(p: str, i: np.ndarray, cols: Sequence[str] | None) -> pa.Table:
         return pq.read_table(p, columns=cols).take(i)
 
-    def take_dataset(p: str, i: np.ndarray, cols: Optional[Sequence[str]]) -> pa.Table:
+    def take_dataset(p: str, i: np.ndarray, cols: Sequence[str] | None) -> pa.Table:
         return pads.dataset(p, format="parquet").take(pa.array(i), columns=cols)
 
     name = "parquet" if compression == "none" else f"parquet-{compression}"
@@ -126,10 +126,10 @@ def _lance() -> System:
     def write(p: str, t: pa.Table) -> None:
         lance.write_dataset(t, p)
 
-    def read(p: str, cols: Optional[Sequence[str]]) -> pa.Table:
+    def read(p: str, cols: Sequence[str] | None) -> pa.Table:
         return lance.dataset(p).to_table(columns=None if cols is None else list(cols))
 
-    def take(p: str, i: np.ndarray, cols: Optional[Sequence[str]]) -> pa.Table:
+    def take(p: str, i: np.ndarray, cols: Sequence[str] | None) -> pa.Table:
         return lance.dataset(p).take(i, columns=None if cols is None else list(cols))
 
     return System("lance", ".lance", write=write, read=read,
@@ -156,6 +156,6 @@ def available_systems(names: Sequence[str]) -> list[System]:
     return out
 
 
-def system(name: str) -> Any:
+def system(name: str) -> System:
     """One system by name; raises ImportError if its library is missing."""
     return SYSTEMS[name]()

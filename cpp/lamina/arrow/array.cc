@@ -80,13 +80,17 @@ Status MakeArrayView(const ArrowArray& a, const DataType& type, const std::strin
 
 // ---- Buffer -------------------------------------------------------------------------
 
-std::shared_ptr<Buffer> Buffer::Allocate(size_t size) {
+std::shared_ptr<Buffer> Buffer::Allocate(size_t size, bool zero) {
   std::shared_ptr<Buffer> b(new Buffer);
   size_t padded = (size + 63) & ~size_t{63};
   if (padded == 0) padded = 64;
   b->data_ = static_cast<uint8_t*>(std::aligned_alloc(64, padded));
   if (b->data_ == nullptr) throw std::bad_alloc();
-  std::memset(b->data_, 0, padded);
+  if (zero) {
+    std::memset(b->data_, 0, padded);
+  } else {
+    std::memset(b->data_ + size, 0, padded - size);
+  }
   b->size_ = size;
   b->aligned_alloc_ = true;
   return b;

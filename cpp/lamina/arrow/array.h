@@ -44,7 +44,9 @@ Status MakeArrayView(const ArrowArray& array, const DataType& type, const std::s
 // Immutable, 64-byte aligned, zero-padded to a multiple of 64 bytes.
 class Buffer {
  public:
-  static std::shared_ptr<Buffer> Allocate(size_t size);  // contents zeroed
+  // Contents zeroed unless `zero` is false (then only the padding is zeroed: callers that
+  // overwrite every byte skip a pass over memory).
+  static std::shared_ptr<Buffer> Allocate(size_t size, bool zero = true);
   static std::shared_ptr<Buffer> FromVector(std::vector<uint8_t>&& v);
   ~Buffer();
   Buffer(const Buffer&) = delete;

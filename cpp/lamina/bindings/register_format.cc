@@ -8,6 +8,7 @@
 #include "lamina/format/file_reader.h"
 #include "lamina/format/file_writer.h"
 #include "lamina/format/page_reader.h"
+#include "lamina/util/crc32c.h"
 
 namespace pyb = pybind11;
 
@@ -175,6 +176,14 @@ class PyFileReader {
 }  // namespace
 
 void RegisterFormat(pyb::module_& m) {
+  m.def(
+      "crc32c",
+      [](const pyb::bytes& b, bool scalar) {
+        std::string_view v = b;
+        return scalar ? Crc32cScalar(v.data(), v.size()) : Crc32c(v.data(), v.size());
+      },
+      pyb::arg("data"), pyb::arg("scalar") = false,
+      "CRC32C of data; scalar=True uses the portable reference implementation.");
   m.def(
       "write_file",
       [](const std::string& path, pyb::capsule stream, const pyb::dict& options) {

@@ -130,7 +130,7 @@ struct Exceptions {
 };
 
 Status ReadExceptions(ByteReader* body, size_t n, int width, int depth, Exceptions* ex) {
-  uint64_t count;
+  uint64_t count = 0;
   LAMINA_RETURN_IF_ERROR(body->GetVarintAtMost(n, &count, "alp exception count"));
   ex->positions.resize(count);
   if (count > 0) {
@@ -154,7 +154,7 @@ Status ReadExceptions(ByteReader* body, size_t n, int width, int depth, Exceptio
 
 Status ReadParams(ByteReader* body, size_t n, int width, int* e, int* f) {
   LAMINA_RETURN_IF_ERROR(ReadCount(body, n, "alp"));
-  uint8_t eb, fb;
+  uint8_t eb = 0, fb = 0;
   LAMINA_RETURN_IF_ERROR(body->GetU8(&eb));
   LAMINA_RETURN_IF_ERROR(body->GetU8(&fb));
   int max_e = width == 4 ? AlpTraits<float>::kMaxE : AlpTraits<double>::kMaxE;

@@ -3,6 +3,9 @@
 
 #include "lamina/encoding/codecs.h"
 #include "lamina/encoding/constant.h"
+#include "lamina/encoding/cascade.h"
+#include "lamina/encoding/dictionary.h"
+#include "lamina/encoding/fsst.h"
 #include "lamina/encoding/plain.h"
 
 namespace lamina::enc {
@@ -71,12 +74,14 @@ static Status NotABinaryEncoding(Tag tag) {
 
 Status DecodeBinaryStream(ByteReader* in, size_t n, BinarySink* sink, int depth) {
   LAMINA_CHECK_CORRUPT(depth <= kMaxDepth, "encoded streams nested too deeply");
-  Tag tag;
+  Tag tag = Tag::kPlain;
   ByteReader body;
   LAMINA_RETURN_IF_ERROR(OpenStream(in, &tag, &body));
   Status st;
   switch (tag) {
     case Tag::kPlain: st = DecodePlainBinary(&body, n, sink, depth); break;
+    case Tag::kDict: st = DecodeDictBinary(&body, n, sink, depth); break;
+    case Tag::kFsst: st = DecodeFsst(&body, n, sink); break;
     case Tag::kConstant: st = FillConstantBinary(&body, n, n, sink); break;
     default: return NotABinaryEncoding(tag);
   }
@@ -87,12 +92,14 @@ Status DecodeBinaryStream(ByteReader* in, size_t n, BinarySink* sink, int depth)
 Status TakeBinaryStream(ByteReader* in, size_t n, const uint32_t* idx, size_t m,
                         BinarySink* sink, int depth) {
   LAMINA_CHECK_CORRUPT(depth <= kMaxDepth, "encoded streams nested too deeply");
-  Tag tag;
+  Tag tag = Tag::kPlain;
   ByteReader body;
   LAMINA_RETURN_IF_ERROR(OpenStream(in, &tag, &body));
   Status st;
   switch (tag) {
     case Tag::kPlain: st = TakePlainBinary(&body, n, idx, m, sink, depth); break;
+    case Tag::kDict: st = TakeDictBinary(&body, n, idx, m, sink, depth); break;
+    case Tag::kFsst: st = TakeFsst(&body, n, idx, m, sink); break;
     case Tag::kConstant: st = FillConstantBinary(&body, n, m, sink); break;
     default: return NotABinaryEncoding(tag);
   }
@@ -108,13 +115,26 @@ Status EncodeBinaryStreamAs(Tag tag, const BinaryInput& in, ByteWriter* out, int
     case Tag::kConstant:
       for (size_t i = 1; i < in.n; ++i) {
         if (in.length(i) != in.length(0) ||
-            std::memcmp(in.value(i), in.value(0), in.length(0)) != 0) {
+            (in.length(0) != 0 && std::memcmp(in.value(i), in.value(0), in.length(0)) != 0)) {
           return Status::InvalidArgument("values are not constant");
         }
       }
       if (in.n == 0) return Status::InvalidArgument("constant needs at least one value");
       PutConstantBinary(in.n, in.value(0), in.length(0), out);
       return Status::OK();
+    case Tag::kDict:
+      PutDictBinary(in, out, depth);
+      return Status::OK();
+    case Tag::kFsst: {
+      std::vector<std::string_view> sample;
+      for (auto [b, e] : SampleSlices(in.n)) {
+        for (size_t i = b; i < e; ++i) {
+          sample.emplace_back(reinterpret_cast<const char*>(in.value(i)), in.length(i));
+        }
+      }
+      PutFsst(in, SymbolTable::Train(sample), out);
+      return Status::OK();
+    }
     default:
       return Status::InvalidArgument(std::string(TagName(tag)) + " cannot encode binary");
   }

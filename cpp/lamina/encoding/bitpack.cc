@@ -50,7 +50,7 @@ void PutBitPackInts(const void* values, size_t n, int width, bool is_signed, Byt
 
 Status OpenBitPacked(ByteReader* body, size_t n, int width, BitPacked* bp) {
   LAMINA_RETURN_IF_ERROR(ReadCount(body, n, "bitpack"));
-  uint8_t bits;
+  uint8_t bits = 0;
   LAMINA_RETURN_IF_ERROR(body->GetU8(&bits));
   if (bits > 8 * width) {
     return Status::Corruption("bitpack width " + std::to_string(bits) + " exceeds " +

@@ -37,7 +37,7 @@ void PutConstantBinary(size_t n, const uint8_t* value, size_t len, ByteWriter* o
 
 Status FillConstantBinary(ByteReader* body, size_t n, size_t m, BinarySink* sink) {
   LAMINA_RETURN_IF_ERROR(ReadCount(body, n, "constant binary"));
-  uint64_t len;
+  uint64_t len = 0;
   LAMINA_RETURN_IF_ERROR(body->GetVarint(&len));
   LAMINA_CHECK_CORRUPT(len == body->remaining(), "constant binary length mismatch");
   const uint8_t* p = body->pos();
@@ -54,7 +54,7 @@ void PutConstantBitmap(size_t n, bool bit, ByteWriter* out) {
 
 Status FillConstantBitmap(ByteReader* body, size_t n, size_t m, uint8_t* out) {
   LAMINA_RETURN_IF_ERROR(ReadCount(body, n, "constant bitmap"));
-  uint8_t bit;
+  uint8_t bit = 0;
   LAMINA_RETURN_IF_ERROR(body->GetU8(&bit));
   LAMINA_CHECK_CORRUPT(bit <= 1 && body->empty(), "bad constant bitmap");
   if (bit) {

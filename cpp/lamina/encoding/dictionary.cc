@@ -50,7 +50,7 @@ Status ReadCodes(ByteReader* body, size_t n, size_t d, const uint32_t* idx, size
 
 Status DictIntsImpl(ByteReader* body, size_t n, int width, const uint32_t* idx, size_t m,
                     void* out, int depth) {
-  uint64_t d;
+  uint64_t d = 0;
   LAMINA_RETURN_IF_ERROR(ReadDictSize(body, n, &d));
   std::vector<uint8_t> dict(d * static_cast<size_t>(width));
   LAMINA_RETURN_IF_ERROR(DecodeIntStream(body, d, width, dict.data(), depth + 1));
@@ -62,7 +62,7 @@ Status DictIntsImpl(ByteReader* body, size_t n, int width, const uint32_t* idx, 
 
 Status DictBinaryImpl(ByteReader* body, size_t n, const uint32_t* idx, size_t m,
                       BinarySink* sink, int depth) {
-  uint64_t d;
+  uint64_t d = 0;
   LAMINA_RETURN_IF_ERROR(ReadDictSize(body, n, &d));
   std::vector<uint64_t> offsets(d + 1, 0);
   std::vector<uint8_t> data;

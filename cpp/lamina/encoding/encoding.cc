@@ -122,7 +122,7 @@ void EncodeBitmap(const uint8_t* bits, int64_t offset, size_t n, ByteWriter* out
 }
 
 Status DecodeBitmap(ByteReader* in, size_t n, uint8_t* out) {
-  Tag tag;
+  Tag tag = Tag::kPlain;
   ByteReader body;
   LAMINA_RETURN_IF_ERROR(OpenStream(in, &tag, &body));
   switch (tag) {
@@ -134,7 +134,7 @@ Status DecodeBitmap(ByteReader* in, size_t n, uint8_t* out) {
 
 Status TakeBitmap(ByteReader* in, size_t n, const uint32_t* idx, size_t m, uint8_t* out) {
   LAMINA_RETURN_IF_ERROR(CheckIndices(idx, m, n));
-  Tag tag;
+  Tag tag = Tag::kPlain;
   ByteReader body;
   LAMINA_RETURN_IF_ERROR(OpenStream(in, &tag, &body));
   switch (tag) {

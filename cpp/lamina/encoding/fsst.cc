@@ -166,9 +166,8 @@ struct ParsedFsst {
 
 Status ParseFsst(ByteReader* body, size_t n, ParsedFsst* f) {
   LAMINA_RETURN_IF_ERROR(ReadCount(body, n, "fsst"));
-  uint8_t nsym;
+  uint8_t nsym = 0;
   LAMINA_RETURN_IF_ERROR(body->GetU8(&nsym));
-  LAMINA_CHECK_CORRUPT(nsym <= 255, "fsst symbol count");
   f->nsym = nsym;
   for (int c = 0; c < nsym; ++c) {
     LAMINA_RETURN_IF_ERROR(body->GetU8(&f->len[c]));
@@ -176,7 +175,7 @@ Status ParseFsst(ByteReader* body, size_t n, ParsedFsst* f) {
   }
   for (int c = 0; c < nsym; ++c) LAMINA_RETURN_IF_ERROR(body->GetRaw(&f->sym[c], f->len[c]));
   LAMINA_RETURN_IF_ERROR(body->GetVarint(&f->raw_len));
-  Tag tag;
+  Tag tag = Tag::kPlain;
   ByteReader ob;
   LAMINA_RETURN_IF_ERROR(OpenStream(body, &tag, &ob));
   LAMINA_CHECK_CORRUPT(tag == Tag::kBitPack, "fsst offsets must be bit-packed");
@@ -216,10 +215,12 @@ Status DecodeFsst(ByteReader* body, size_t n, BinarySink* sink) {
   std::vector<uint64_t> offsets(n + 1);
   LAMINA_RETURN_IF_ERROR(UnpackBitPacked(f.offsets, 8, offsets.data()));
   LAMINA_CHECK_CORRUPT(offsets[0] == 0 && offsets[n] == f.data_len, "fsst offsets do not span data");
+  for (size_t i = 0; i < n; ++i) {
+    LAMINA_CHECK_CORRUPT(offsets[i] <= offsets[i + 1], "fsst offsets decrease");
+  }
   uint8_t* dst = sink->Prepare(static_cast<size_t>(f.raw_len) + 8);
   uint64_t written = 0;
   for (size_t i = 0; i < n; ++i) {
-    LAMINA_CHECK_CORRUPT(offsets[i] <= offsets[i + 1], "fsst offsets decrease");
     int64_t len = DecompressOne(f, offsets[i], offsets[i + 1], dst + written, f.raw_len - written);
     LAMINA_CHECK_CORRUPT(len >= 0, "fsst data has invalid codes or exceeds its raw length");
     written += static_cast<uint64_t>(len);

@@ -61,12 +61,12 @@ void PutPlainBinary(const BinaryInput& in, ByteWriter* out, int depth) {
 struct PlainBinary {
   BitPacked offsets;
   const uint8_t* data;
-  uint64_t data_len;
+  uint64_t data_len = 0;
 };
 
 static Status OpenPlainBinary(ByteReader* body, size_t n, PlainBinary* pb) {
   LAMINA_RETURN_IF_ERROR(ReadCount(body, n, "plain binary"));
-  Tag tag;
+  Tag tag = Tag::kPlain;
   ByteReader ob;
   LAMINA_RETURN_IF_ERROR(OpenStream(body, &tag, &ob));
   LAMINA_CHECK_CORRUPT(tag == Tag::kBitPack, "plain binary offsets must be bit-packed");

@@ -24,7 +24,7 @@ struct Runs {
 template <typename T>
 Status ReadRuns(ByteReader* body, size_t n, int depth, Runs<T>* r) {
   LAMINA_RETURN_IF_ERROR(ReadCount(body, n, "rle"));
-  uint64_t runs;
+  uint64_t runs = 0;
   LAMINA_RETURN_IF_ERROR(body->GetVarintAtMost(n, &runs, "rle run count"));
   LAMINA_CHECK_CORRUPT(n == 0 || runs > 0, "rle stream without runs");
   r->values.resize(runs);

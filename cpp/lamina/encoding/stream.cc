@@ -26,13 +26,13 @@ void PutStream(Tag tag, const ByteWriter& body, ByteWriter* out) {
 }
 
 Status OpenStream(ByteReader* in, Tag* tag, ByteReader* body) {
-  uint8_t t;
+  uint8_t t = 0;
   LAMINA_RETURN_IF_ERROR(in->GetU8(&t));
   if (t > static_cast<uint8_t>(Tag::kBitmap)) {
     return Status::Corruption("unknown stream tag " + std::to_string(t));
   }
   *tag = static_cast<Tag>(t);
-  uint64_t len;
+  uint64_t len = 0;
   LAMINA_RETURN_IF_ERROR(in->GetVarint(&len));
   if (len > in->remaining()) {
     return Status::Corruption(std::string(TagName(*tag)) + " stream body truncated");
@@ -41,7 +41,7 @@ Status OpenStream(ByteReader* in, Tag* tag, ByteReader* body) {
 }
 
 Status ReadCount(ByteReader* body, size_t n, const char* what) {
-  uint64_t count;
+  uint64_t count = 0;
   LAMINA_RETURN_IF_ERROR(body->GetVarint(&count));
   if (count != n) {
     return Status::Corruption(std::string(what) + " stream holds " + std::to_string(count) +
@@ -51,14 +51,14 @@ Status ReadCount(ByteReader* body, size_t n, const char* what) {
 }
 
 Status SkipStream(ByteReader* in) {
-  Tag tag;
+  Tag tag = Tag::kPlain;
   ByteReader body;
   return OpenStream(in, &tag, &body);
 }
 
 Status PeekTag(const ByteReader& in, Tag* tag) {
   ByteReader copy = in;
-  uint8_t t;
+  uint8_t t = 0;
   LAMINA_RETURN_IF_ERROR(copy.GetU8(&t));
   if (t > static_cast<uint8_t>(Tag::kBitmap)) {
     return Status::Corruption("unknown stream tag " + std::to_string(t));

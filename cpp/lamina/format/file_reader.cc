@@ -387,6 +387,7 @@ Status FileReader::TakeColumn(size_t c, const int64_t* idx, const std::vector<ui
     for (ChildWork& w : child_work) {
       size_t k = w.idx.size();
       size_t cn = w.child_count;
+      if (k == 0) continue;  // only empty lists taken from this page
       LAMINA_RETURN_IF_ERROR(TakeStream(&w.streams, [&](ByteReader* r) {
         return TakeValidity(r, cn, w.idx.data(), k, child, w.at);
       }));

@@ -20,9 +20,12 @@ void PrepareArray(const DataType& t, int64_t length, OwnedArray* arr) {
   if (t.id == TypeId::kBool) {
     arr->values = Buffer::Allocate((n + 7) / 8);
   } else if (t.byte_width() > 0) {
-    arr->values = Buffer::Allocate(n * static_cast<size_t>(t.byte_width()));
+    // Decoders overwrite every value.
+    arr->values = Buffer::Allocate(n * static_cast<size_t>(t.byte_width()), /*zero=*/false);
   } else if (t.is_binary_like() || t.is_list_like()) {
-    arr->values = Buffer::Allocate((n + 1) * (t.has_large_offsets() ? 8 : 4));
+    size_t w = t.has_large_offsets() ? 8 : 4;
+    arr->values = Buffer::Allocate((n + 1) * w, /*zero=*/false);
+    std::memset(arr->values->data(), 0, w);  // offsets[0]; decoders write the rest
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -28,7 +29,13 @@ inline Status ParallelFor(size_t n, const std::function<Status(size_t)>& fn,
   Status first;
   auto worker = [&]() {
     for (size_t i = next++; i < n; i = next++) {
-      Status st = fn(i);
+      Status st;
+      try {
+        st = fn(i);
+      } catch (const std::bad_alloc&) {
+        // An exception must not escape a worker thread (that would terminate).
+        st = Status::InvalidArgument("out of memory");
+      }
       if (!st.ok()) {
         std::lock_guard<std::mutex> lock(mu);
         if (first.ok()) first = st;
