@@ -62,6 +62,7 @@ class Buffer {
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
   bool aligned_alloc_ = false;
+  size_t mapped_size_ = 0;  // non-zero: data_ is an anonymous mapping of this size
   std::vector<uint8_t> vec_;
 };
 
