@@ -12,8 +12,12 @@
 // increasing, < n; exc_count <= n. Exceptions are values the formula cannot reproduce
 // bit-exactly (NaN, +-inf, -0.0, too many digits); their digits slot holds a filler.
 //
-// Example (float64 1.5 2.25 NaN): 07 .. 03 02 00 | <digits 150 225 225> 01 | <pos [2]>
-//   <bits of NaN>: e = 2, f = 0, one exception at row 2.
+// Example (float64 1.5 2.25 NaN): 07 25 03 02 00
+//   | 02 0d 03 07 96 00 00 00 00 00 00 00 80 e5 12     digits bit-packed: 150 225 225
+//   | 01                                               one exception
+//   | 01 05 01 02 00 00 00                             positions: constant uint32 [2]
+//   | 01 09 01 00 00 00 00 00 00 f8 7f                 values: constant NaN bits
+//   (e = 2, f = 0: 150 * 1 / 100 = 1.5; the filler digit at row 2 repeats 225).
 #pragma once
 
 #include "lamina/encoding/codecs.h"

@@ -7,8 +7,8 @@
 // The encoder takes base = min(values) in the signed or unsigned ordering, so
 // bits = bit length of (max - min).
 //
-// Example (width 4, values 100 101 103): 02 | 07 03 02 64 00 00 00 | 0c 03
-//   tag 2, body_len 7, n 3, bits 2, base 100, packed 0b00'11'01'00 0b11 -> 0 1 3.
+// Example (int32 100 101 103): 02 07 03 02 64 00 00 00 34
+//   tag 2, body_len 7, n 3, bits 2, base 100, packed 0x34 = 0b11'01'00 -> 0 1 3.
 #pragma once
 
 #include "lamina/encoding/codecs.h"

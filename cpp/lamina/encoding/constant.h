@@ -5,6 +5,7 @@
 //   bitmap:       body := n:varint bit:u8                 (bit is 0 or 1)
 //
 // Example (5 int32 values of 7): 01 05 05 07 00 00 00
+// Example (3 x "hi"): 01 04 03 02 68 69;  (10 bits all 1): 01 02 0a 01
 #pragma once
 
 #include "lamina/encoding/codecs.h"

@@ -8,8 +8,10 @@
 // unsigned integers of CodeWidth(d) bytes, each < d. 1 <= d <= n, or d = 0 when n = 0.
 // Both nested streams are encoded by the cascade (codes usually bit-packed).
 //
-// Example (int64 7 9 7 7): 05 19 04 02 | 02 0a 02 01 07 00 .. 09 00 .. | 02 05 04 01 00 02
-//   (the bytes of the dict stream are shown abbreviated; codes bit-packed 0 1 0 0).
+// Example (int64 7 9 7 7): 05 15 04 02 | 02 0b 02 02 07 00 00 00 00 00 00 00 08
+//                                       | 02 04 04 01 00 02
+//   n 4, d 2, dict bit-packed (n 2, bits 2, base 7, packed 0b1000) = [7, 9],
+//   codes bit-packed uint8 (n 4, bits 1, base 0, packed 0b0010) = [0, 1, 0, 0].
 #pragma once
 
 #include "lamina/encoding/codecs.h"

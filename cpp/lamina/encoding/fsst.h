@@ -12,7 +12,10 @@
 // decreasing, ending at data_len; an escape never straddles two strings. raw_len is the
 // total decompressed length (<= 8 * data_len).
 //
-// Example (["abab", "ab"], symbols ["ab"]): 06 .. 02 01 02 61 62 06 <offsets 0 2 3> 03 00 00 00
+// Example (["abab", "ab"]): 06 1b 02 | 02 04 02 61 62 61 62 61 62 | 06
+//   | 02 0b 03 02 00 00 00 00 00 00 00 00 24 | 02 00 01
+//   n 2, symbols ["abab", "ab"], raw_len 6, offsets bit-packed (bits 2) [0, 1, 2],
+//   data_len 2, codes 00 (string 0) and 01 (string 1).
 #pragma once
 
 #include <string_view>

@@ -5,6 +5,10 @@
 //     offsets holds n + 1 unsigned 64-bit page-relative offsets (offsets[0] = 0,
 //     non-decreasing, offsets[n] = data_len), always bit-packed so that take reads
 //     two offsets per value.
+//
+// Example (int16 1 -2): 00 05 02 01 00 fe ff
+// Example (["ab", "", "xyz"]): 00 15 03 | 02 0c 04 03 00 00 00 00 00 00 00 00 90 0a
+//   | 05 61 62 78 79 7a    (offsets n 4, bits 3, base 0, packed = [0, 2, 2, 5])
 #pragma once
 
 #include "lamina/encoding/codecs.h"

@@ -8,8 +8,9 @@
 // n = 0. Both nested streams are encoded by the cascade (ends usually as delta).
 // Take binary-searches the ends.
 //
-// Example (int8 5 5 5 9): 04 0e 04 02 | 00 03 02 05 09 | 00 0a 02 03 00 00 00 04 00 00 00
-//   n 4, 2 runs, values plain [5, 9], ends plain uint32 [3, 4].
+// Example (int8 5 5 5 9): 04 10 04 02 | 00 03 02 05 09 | 02 07 02 01 03 00 00 00 02
+//   n 4, 2 runs, values plain int8 [5, 9], ends bit-packed uint32 (n 2, bits 1, base 3,
+//   packed 0b10) = [3, 4].
 #pragma once
 
 #include "lamina/encoding/codecs.h"
