@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "lamina/encoding/alp.h"
 #include "lamina/encoding/bitpack.h"
@@ -25,6 +25,18 @@ std::vector<std::pair<size_t, size_t>> SampleSlices(size_t n) {
   size_t stride = (n - kSliceLen) / (kSampleSlices - 1);
   for (size_t k = 0; k < kSampleSlices; ++k) s.emplace_back(k * stride, k * stride + kSliceLen);
   return s;
+}
+
+double EstimateDistinct(const std::vector<size_t>& counts, size_t n) {
+  // Chao1 (bias-corrected): distinct values seen plus an estimate of the unseen ones
+  // from how many were seen once (f1) and twice (f2).
+  double f1 = 0, f2 = 0, seen = static_cast<double>(counts.size());
+  for (size_t c : counts) {
+    f1 += c == 1;
+    f2 += c == 2;
+  }
+  double d = seen + f1 * (f1 - 1) / (2 * (f2 + 1));
+  return std::min(d, static_cast<double>(n));
 }
 
 namespace {
@@ -75,46 +87,54 @@ void EncodeIntsT(const T* v, size_t n, bool is_signed, ByteWriter* out, int dept
     sample_len += e - b;
   }
   double avg_run = static_cast<double>(sample_len) / static_cast<double>(runs);
-  double scale = static_cast<double>(n) / static_cast<double>(sample_len);
 
-  Tag choice = Tag::kPlain;
-  double choice_est = kMargin * static_cast<double>(best_size);
+  // Estimates come from a sample and can be badly wrong (a sample that misses every
+  // run boundary makes delta look free), so candidates are tried cheapest-first until
+  // one really beats the baseline.
+  std::vector<std::pair<double, Tag>> candidates;
   if (sample_len > 1) {
     int dbits = BitLength(static_cast<T>(zz_hi - zz_lo));
-    double est = static_cast<double>(PackedBytes(n, dbits)) + 2 * W + 8;
-    if (est < choice_est) choice = Tag::kDelta, choice_est = est;
+    candidates.emplace_back(static_cast<double>(PackedBytes(n, dbits)) + 2 * W + 8, Tag::kDelta);
   }
   if (avg_run >= 2) {
     double est_runs = static_cast<double>(n) / avg_run + 1;
     double end_bits = BitLength(static_cast<uint64_t>(2 * avg_run) + 1);
-    double est = est_runs * (r.bits + end_bits) / 8 + 16;
-    if (est < choice_est) choice = Tag::kRle, choice_est = est;
+    candidates.emplace_back(est_runs * (r.bits + end_bits) / 8 + 16, Tag::kRle);
   }
   {
     std::sort(sample.begin(), sample.end());
-    size_t ds = static_cast<size_t>(std::unique(sample.begin(), sample.end()) - sample.begin());
-    if (ds * 4 <= sample_len) {
-      // Few distinct values in the sample: assume it has seen (nearly) all of them.
-      double d = ds * std::min(scale, 2.0);
-      double est = d * r.bits / 8 + n * BitLength(static_cast<uint64_t>(d)) / 8.0 + 16;
-      if (est < choice_est) choice = Tag::kDict, choice_est = est;
+    std::vector<size_t> counts;
+    for (size_t i = 0; i < sample.size();) {
+      size_t j = i;
+      while (j < sample.size() && sample[j] == sample[i]) ++j;
+      counts.push_back(j - i);
+      i = j;
+    }
+    double d = EstimateDistinct(counts, n);
+    if (d * 4 <= static_cast<double>(n)) {
+      candidates.emplace_back(d * r.bits / 8 + n * BitLength(static_cast<uint64_t>(d)) / 8.0 + 16,
+                              Tag::kDict);
     }
   }
+  std::sort(candidates.begin(), candidates.end());
   bool done = false;
-  switch (choice) {
-    case Tag::kDelta:
-      done = TryCandidate([&](ByteWriter* w) { PutDeltaInts(v, n, W, w, depth); }, best_size, out);
-      break;
-    case Tag::kRle:
-      done = TryCandidate([&](ByteWriter* w) { PutRleInts(v, n, W, is_signed, w, depth); },
-                          best_size, out);
-      break;
-    case Tag::kDict:
-      done = TryCandidate([&](ByteWriter* w) { PutDictInts(v, n, W, is_signed, w, depth); },
-                          best_size, out);
-      break;
-    default:
-      break;
+  for (auto [est, tag] : candidates) {
+    if (done || est >= kMargin * static_cast<double>(best_size)) break;
+    switch (tag) {
+      case Tag::kDelta:
+        done = TryCandidate([&](ByteWriter* w) { PutDeltaInts(v, n, W, w, depth); }, best_size, out);
+        break;
+      case Tag::kRle:
+        done = TryCandidate([&](ByteWriter* w) { PutRleInts(v, n, W, is_signed, w, depth); },
+                            best_size, out);
+        break;
+      case Tag::kDict:
+        done = TryCandidate([&](ByteWriter* w) { PutDictInts(v, n, W, is_signed, w, depth); },
+                            best_size, out);
+        break;
+      default:
+        break;
+    }
   }
   if (!done) put_best();
 }
@@ -198,16 +218,21 @@ void EncodeBinaryStream(const BinaryInput& in, ByteWriter* out, int depth) {
       sample_bytes += in.length(i);
     }
   }
-  double scale = static_cast<double>(in.n) / sample.size();
   double limit = kMargin * static_cast<double>(plain_size);
 
-  std::unordered_set<std::string_view> distinct(sample.begin(), sample.end());
+  std::unordered_map<std::string_view, size_t> freq;
+  for (std::string_view s : sample) ++freq[s];
+  std::vector<size_t> counts;
+  double distinct_bytes = 0;
+  for (const auto& [s, c] : freq) {
+    counts.push_back(c);
+    distinct_bytes += static_cast<double>(s.size()) + 1;
+  }
   double dict_est = 1e300;
-  if (distinct.size() * 4 <= sample.size()) {
-    double dict_bytes = 0;
-    for (std::string_view s : distinct) dict_bytes += s.size() + 1;
-    double d = distinct.size() * std::min(scale, 2.0);
-    dict_est = dict_bytes * std::min(scale, 2.0) + in.n * BitLength(static_cast<uint64_t>(d)) / 8.0 + 16;
+  double d = EstimateDistinct(counts, in.n);
+  if (d * 4 <= static_cast<double>(in.n)) {
+    double avg_len = distinct_bytes / static_cast<double>(freq.size());
+    dict_est = d * avg_len + in.n * BitLength(static_cast<uint64_t>(d)) / 8.0 + 16;
   }
   if (dict_est < limit &&
       TryCandidate([&](ByteWriter* w) { PutDictBinary(in, w, depth); }, plain_size, out)) {

@@ -24,4 +24,8 @@ constexpr size_t kSliceLen = 128;
 // [begin, end) row ranges of the sample: all rows when n <= kSampleSlices * kSliceLen.
 std::vector<std::pair<size_t, size_t>> SampleSlices(size_t n);
 
+// Estimated distinct values among n, from the multiplicities `counts` of the distinct
+// values in a sample (Chao1).
+double EstimateDistinct(const std::vector<size_t>& counts, size_t n);
+
 }  // namespace lamina::enc
