@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 namespace lamina {
@@ -89,6 +90,56 @@ namespace {
 // (48k faults for a 196 MB column, ~4 us each on a VM; benchmarks/test_w1_file.py).
 constexpr size_t kHugeThreshold = size_t{1} << 21;
 
+// Freed large mappings are kept for reuse, as jemalloc or mimalloc keep dirty pages:
+// touching fresh pages costs the kernel a fault and a zeroing pass per page, which
+// bounded decoding of a 1M-value column (benchmarks/test_decode.py). Bounded in total
+// and per buffer so the process never holds much memory it does not use.
+class MappingCache {
+ public:
+  static MappingCache& Get() {
+    static MappingCache* cache = new MappingCache;  // leaked: outlives all buffers
+    return *cache;
+  }
+
+  void* Take(size_t mapped) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      if (entries_[i].second == mapped) {
+        void* p = entries_[i].first;
+        entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
+        held_ -= mapped;
+        return p;
+      }
+    }
+    return nullptr;
+  }
+
+  void Give(void* p, size_t mapped) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (mapped <= kMaxEntry) {
+        // Oldest entries leave first.
+        while (held_ + mapped > kMaxHeld && !entries_.empty()) {
+          ::munmap(entries_.front().first, entries_.front().second);
+          held_ -= entries_.front().second;
+          entries_.erase(entries_.begin());
+        }
+        entries_.emplace_back(p, mapped);
+        held_ += mapped;
+        return;
+      }
+    }
+    ::munmap(p, mapped);
+  }
+
+ private:
+  static constexpr size_t kMaxHeld = size_t{256} << 20;
+  static constexpr size_t kMaxEntry = size_t{64} << 20;
+  std::mutex mu_;
+  std::vector<std::pair<void*, size_t>> entries_;
+  size_t held_ = 0;
+};
+
 }  // namespace
 
 std::shared_ptr<Buffer> Buffer::Allocate(size_t size, bool zero) {
@@ -97,6 +148,17 @@ std::shared_ptr<Buffer> Buffer::Allocate(size_t size, bool zero) {
   if (padded == 0) padded = 64;
   if (padded >= kHugeThreshold) {
     size_t mapped = (padded + kHugeThreshold - 1) & ~(kHugeThreshold - 1);
+    if (void* reused = MappingCache::Get().Take(mapped)) {
+      b->data_ = static_cast<uint8_t*>(reused);
+      b->size_ = size;
+      b->mapped_size_ = mapped;
+      if (zero) {
+        std::memset(b->data_, 0, padded);
+      } else {
+        std::memset(b->data_ + size, 0, padded - size);
+      }
+      return b;
+    }
     void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p != MAP_FAILED) {
 #ifdef MADV_HUGEPAGE
@@ -131,7 +193,7 @@ std::shared_ptr<Buffer> Buffer::FromVector(std::vector<uint8_t>&& v) {
 
 Buffer::~Buffer() {
   if (mapped_size_ != 0) {
-    ::munmap(data_, mapped_size_);
+    MappingCache::Get().Give(data_, mapped_size_);
   } else if (aligned_alloc_) {
     std::free(data_);
   }
