@@ -95,7 +95,7 @@ def write(run: Run, sys_: System, path: str, table: pa.Table) -> int | None:
     try:
         size = sys_.write(path, table)
     # A crash in one system must not hide the other systems' numbers.
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         traceback.print_exc()
         run.check(f"{sys_.name} write {os.path.basename(path)}", False, _error(e))
         return None
@@ -116,7 +116,7 @@ def measure(run: Run, workload: str, sys_: System, size: int | None,
     for api, fn in variants.items():
         try:
             secs, n_rounds[api], result = best_of(fn, k)
-        except Exception as e:  # noqa: BLE001  (report the failure, keep measuring)
+        except Exception as e:
             traceback.print_exc()
             errors.append(f"{api}: {_error(e)}")
             run.check(f"{workload} / {sys_.name} {api} runs", False, _error(e))
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default=None, help="where to write data files (default: tmp)")
     args = ap.parse_args(argv)
 
-    systems = available_systems(["lamina"] + PEERS)
+    systems = available_systems(["lamina", *PEERS])
     if not systems or systems[0].name != "lamina":
         print("lamina is not importable; set PYTHONPATH or install it", file=sys.stderr)
         return 2

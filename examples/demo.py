@@ -11,11 +11,10 @@ import sys
 import tempfile
 import time
 
+import lamina
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-import lamina
 
 
 def feature_table(n: int, seed: int = 0) -> pa.Table:
@@ -45,7 +44,9 @@ def main() -> None:
     os.makedirs(folder, exist_ok=True)
     n = 200_000
     table = feature_table(n)
-    print(f"lamina {lamina.__version__}: a {n:,}-row feature table with {table.num_columns} columns")
+    print(
+        f"lamina {lamina.__version__}: a {n:,}-row feature table with {table.num_columns} columns"
+    )
 
     path = os.path.join(folder, "features.lam")
     t0 = time.perf_counter()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import lamina
 import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import lamina
 from lamina.format import FileReader, read_file, write_file
-
 from typegen import ALL_TYPES, assert_tables_equal, random_array, random_table
 
 
@@ -68,7 +66,9 @@ def test_projection_reads_only_named_columns(tmp_path):
 
 
 def test_take_repeats_and_order(tmp_path):
-    table = pa.table({"x": np.arange(100_000, dtype=np.int64), "s": [str(i) for i in range(100_000)]})
+    table = pa.table(
+        {"x": np.arange(100_000, dtype=np.int64), "s": [str(i) for i in range(100_000)]}
+    )
     write_file(tmp_path / "t.lam", table)
     r = FileReader(tmp_path / "t.lam")
     idx = np.array([99_999, 0, 5, 5, 70_000, 65_535, 65_536, 0])
@@ -242,7 +242,9 @@ def test_reader_outlives_nothing(tmp_path):
     assert t.column("s").to_pylist()[:3] == ["a", "bb", None]
 
 
-_int_dtypes = st.sampled_from(["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"])
+_int_dtypes = st.sampled_from(
+    ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+)
 
 
 @given(dtype=_int_dtypes, data=st.data())
@@ -258,17 +260,23 @@ def test_property_integer_columns(tmp_path_factory, dtype, data):
     r = FileReader(path)
     assert r.read().equals(table)
     if values:
-        idx = np.array(data.draw(st.lists(st.integers(0, len(values) - 1), max_size=50)),
-                       dtype=np.int64)
+        idx = np.array(
+            data.draw(st.lists(st.integers(0, len(values) - 1), max_size=50)), dtype=np.int64
+        )
         assert r.take(idx).equals(table.take(idx))
 
 
-@given(values=st.lists(st.one_of(st.none(), st.text(max_size=20)), max_size=200),
-       page_rows=st.integers(1, 64))
+@given(
+    values=st.lists(st.one_of(st.none(), st.text(max_size=20)), max_size=200),
+    page_rows=st.integers(1, 64),
+)
 def test_property_strings(tmp_path_factory, values, page_rows):
-    table = pa.table({"s": pa.array(values, pa.string()),
-                      "l": pa.array([None if v is None else [v, v] for v in values],
-                                    pa.list_(pa.string()))})
+    table = pa.table(
+        {
+            "s": pa.array(values, pa.string()),
+            "l": pa.array([None if v is None else [v, v] for v in values], pa.list_(pa.string())),
+        }
+    )
     path = tmp_path_factory.mktemp("p") / "t.lam"
     write_file(path, table, max_page_rows=page_rows)
     r = FileReader(path)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from lamina import errors
+from lamina import (
+    _core,
+    errors,
+    format,
+)
 from lamina.errors import (
     CommitConflictError,
     CorruptFileError,
@@ -13,11 +17,8 @@ from lamina.errors import (
     TableNotFoundError,
 )
 
-from lamina import _core  # noqa: E402  (errors must exist before the core raises them)
-from lamina import format  # noqa: E402
-
 # The encoding test hooks look the corruption class up on the core module.
-_core.CorruptFileError = CorruptFileError  # type: ignore[attr-defined]
+setattr(_core, "CorruptFileError", CorruptFileError)  # noqa: B010
 
 __version__ = "0.1.0"
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
-    "LaminaError",
-    "TableNotFoundError",
-    "TableExistsError",
-    "SchemaError",
     "CommitConflictError",
     "CorruptFileError",
     "InvalidArgumentError",
+    "LaminaError",
+    "SchemaError",
+    "TableExistsError",
+    "TableNotFoundError",
 ]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Sequence
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import numpy as np
 import pyarrow as pa
@@ -26,8 +26,15 @@ __all__ = ["FileReader", "read_file", "write_file"]
 PathLike = Union[str, "os.PathLike[str]"]
 
 _ENCODINGS = {
-    0: "plain", 1: "constant", 2: "bitpack", 3: "delta", 4: "rle", 5: "dictionary",
-    6: "fsst", 7: "alp", 8: "bitmap",
+    0: "plain",
+    1: "constant",
+    2: "bitpack",
+    3: "delta",
+    4: "rle",
+    5: "dictionary",
+    6: "fsst",
+    7: "alp",
+    8: "bitmap",
 }
 
 
@@ -38,7 +45,7 @@ def write_file(
     max_page_rows: int = 65536,
     target_page_bytes: int = 1 << 20,
     sync: bool = False,
-    metadata: Optional[dict[str, bytes]] = None,
+    metadata: dict[str, bytes] | None = None,
 ) -> None:
     """Writes ``data`` as one lamina file at ``path`` (replacing any file there).
 
@@ -64,7 +71,7 @@ def write_file(
     _core.write_file(os.fspath(path), to_stream_capsule(data), options)
 
 
-def read_file(path: PathLike, columns: Optional[Sequence[str]] = None) -> pa.Table:
+def read_file(path: PathLike, columns: Sequence[str] | None = None) -> pa.Table:
     """Reads a lamina file (or the given columns of it) as a pyarrow Table."""
     return FileReader(path).read(columns)
 
@@ -83,8 +90,8 @@ class FileReader:
 
     def __init__(self, path: PathLike) -> None:
         self._r = _core.FileReader(os.fspath(path))
-        self._schema: Optional[pa.Schema] = None
-        self._names: Optional[dict[str, int]] = None
+        self._schema: pa.Schema | None = None
+        self._names: dict[str, int] | None = None
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FileReader:
@@ -119,7 +126,7 @@ class FileReader:
         """The key/value pairs given to ``write_file(metadata=...)``."""
         return dict(self._r.file_metadata)
 
-    def _column_indices(self, columns: Optional[Sequence[str]]) -> list[int]:
+    def _column_indices(self, columns: Sequence[str] | None) -> list[int]:
         if self._names is None:
             self._names = {n: i for i, n in enumerate(self._r.column_names)}
         if columns is None:
@@ -133,12 +140,12 @@ class FileReader:
             out.append(self._names[c])
         return out
 
-    def read(self, columns: Optional[Sequence[str]] = None) -> pa.Table:
+    def read(self, columns: Sequence[str] | None = None) -> pa.Table:
         """Decodes the whole file, or only ``columns``, into a pyarrow Table."""
         batch = batch_from_capsules(self._r.read(self._column_indices(columns)))
         return pa.Table.from_batches([batch])
 
-    def take(self, indices: Any, columns: Optional[Sequence[str]] = None) -> pa.Table:
+    def take(self, indices: Any, columns: Sequence[str] | None = None) -> pa.Table:
         """Rows at ``indices`` (any order, repeats allowed), decoding only the values needed.
 
         Raises:
@@ -208,7 +215,7 @@ class FileReader:
         return out
 
 
-def _raw_stat(typ: pa.DataType, raw: Optional[bytes]) -> Any:
+def _raw_stat(typ: pa.DataType, raw: bytes | None) -> Any:
     """Footer bytes -> a comparable Python value (int, float, bool or bytes)."""
     if raw is None:
         return None
