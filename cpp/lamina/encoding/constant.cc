@@ -58,7 +58,7 @@ Status FillConstantBitmap(ByteReader* body, size_t n, size_t m, uint8_t* out) {
   LAMINA_RETURN_IF_ERROR(body->GetU8(&bit));
   LAMINA_CHECK_CORRUPT(bit <= 1 && body->empty(), "bad constant bitmap");
   if (bit) {
-    std::memset(out, 0xff, m / 8);
+    if (m >= 8) std::memset(out, 0xff, m / 8);
     if (m % 8) out[m / 8] |= static_cast<uint8_t>((1u << (m % 8)) - 1);
   }
   return Status::OK();

@@ -48,6 +48,7 @@ Status DecodeInts(ByteReader* in, size_t n, int width, bool is_signed, void* out
 
 Status TakeInts(ByteReader* in, size_t n, int width, bool is_signed, const uint32_t* idx,
                 size_t m, void* out) {
+  if (m == 0) return SkipStream(in);  // codecs read a null index list as 'all'
   LAMINA_RETURN_IF_ERROR(CheckIntWidth(width));
   LAMINA_RETURN_IF_ERROR(CheckIndices(idx, m, n));
   return TakeIntStream(in, n, width, idx, m, out, 0);
@@ -70,6 +71,7 @@ Status DecodeFloats(ByteReader* in, size_t n, int width, void* out) {
 
 Status TakeFloats(ByteReader* in, size_t n, int width, const uint32_t* idx, size_t m,
                   void* out) {
+  if (m == 0) return SkipStream(in);  // codecs read a null index list as 'all'
   LAMINA_RETURN_IF_ERROR(CheckFloatWidth(width));
   LAMINA_RETURN_IF_ERROR(CheckIndices(idx, m, n));
   return TakeFloatStream(in, n, width, idx, m, out, 0);
@@ -106,6 +108,7 @@ Status DecodeBinary(ByteReader* in, size_t n, int offset_width, void* offsets_ou
 
 Status TakeBinary(ByteReader* in, size_t n, const uint32_t* idx, size_t m, int offset_width,
                   void* offsets_out, std::vector<uint8_t>* data_out) {
+  if (m == 0) return SkipStream(in);  // codecs read a null index list as 'all'
   if (offset_width != 4 && offset_width != 8) {
     return Status::InvalidArgument("offset width must be 4 or 8");
   }
@@ -133,6 +136,7 @@ Status DecodeBitmap(ByteReader* in, size_t n, uint8_t* out) {
 }
 
 Status TakeBitmap(ByteReader* in, size_t n, const uint32_t* idx, size_t m, uint8_t* out) {
+  if (m == 0) return SkipStream(in);  // codecs read a null index list as 'all'
   LAMINA_RETURN_IF_ERROR(CheckIndices(idx, m, n));
   Tag tag = Tag::kPlain;
   ByteReader body;

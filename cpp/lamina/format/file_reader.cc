@@ -52,6 +52,46 @@ Status TakeStream(ByteReader* in, F&& f) {
 
 bool IsFlat(const DataType& t) { return !t.is_list_like(); }
 
+// Statistics are untrusted too: their sizes and ranges must fit the column's type.
+Status CheckStats(const DataType& t, const Stats& s) {
+  if (!s.has_min_max) return Status::OK();
+  if (t.is_list_like() || t.id == TypeId::kFixedSizeList) {
+    return Status::Corruption("statistics on a list column");
+  }
+  if (t.is_binary_like()) return Status::OK();
+  if (t.id == TypeId::kBool) {
+    LAMINA_CHECK_CORRUPT(s.min.size() == 1 && s.max.size() == 1 &&
+                             static_cast<uint8_t>(s.min[0]) <= static_cast<uint8_t>(s.max[0]) &&
+                             static_cast<uint8_t>(s.max[0]) <= 1,
+                         "bad bool statistics");
+    return Status::OK();
+  }
+  LAMINA_CHECK_CORRUPT(s.min.size() == 8 && s.max.size() == 8, "bad statistics size");
+  if (t.is_float()) {
+    double lo, hi;
+    std::memcpy(&lo, s.min.data(), 8);
+    std::memcpy(&hi, s.max.data(), 8);
+    LAMINA_CHECK_CORRUPT(lo <= hi, "bad float statistics");
+    return Status::OK();
+  }
+  int bits = 8 * t.byte_width();
+  if (t.is_signed()) {
+    int64_t lo, hi;
+    std::memcpy(&lo, s.min.data(), 8);
+    std::memcpy(&hi, s.max.data(), 8);
+    int64_t tmin = bits == 64 ? INT64_MIN : -(int64_t{1} << (bits - 1));
+    int64_t tmax = bits == 64 ? INT64_MAX : (int64_t{1} << (bits - 1)) - 1;
+    LAMINA_CHECK_CORRUPT(lo <= hi && lo >= tmin && hi <= tmax, "bad integer statistics");
+  } else {
+    uint64_t lo, hi;
+    std::memcpy(&lo, s.min.data(), 8);
+    std::memcpy(&hi, s.max.data(), 8);
+    uint64_t tmax = bits == 64 ? UINT64_MAX : (uint64_t{1} << bits) - 1;
+    LAMINA_CHECK_CORRUPT(lo <= hi && hi <= tmax, "bad integer statistics");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<std::shared_ptr<Source>> MapFile(const std::string& path) {
@@ -109,7 +149,8 @@ Result<std::unique_ptr<FileReader>> FileReader::Open(std::shared_ptr<Source> sou
   std::memcpy(&footer_crc, d + n - 12, 4);
   std::memcpy(&version, d + n - 8, 4);
   if (version > kFormatVersion || head_version > kFormatVersion) {
-    return Status::Corruption("file has format version " + std::to_string(version) +
+    return Status::Corruption("file has format version " +
+                              std::to_string(std::max(version, head_version)) +
                               "; this lamina reads up to version " +
                               std::to_string(kFormatVersion) + " (upgrade lamina)");
   }
@@ -131,11 +172,14 @@ Result<FileReader::ColumnState*> FileReader::State(size_t c) {
     auto [off, len] = dir_[c];
     st->status = ParseColumnMeta(footer_ + off, len, meta_.num_rows, data_end_, &st->meta);
     if (st->status.ok()) {
+      const DataType& t = meta_.schema.fields[c].type;
       for (const PageMeta& p : st->meta.pages) {
         if (p.num_rows > kMaxPageRows) {
           st->status = Status::Corruption("page with too many rows");
           break;
         }
+        st->status = CheckStats(t, p.stats);
+        if (!st->status.ok()) break;
       }
       st->verified.reset(new std::atomic<bool>[st->meta.pages.size()]);
       for (size_t i = 0; i < st->meta.pages.size(); ++i) st->verified[i] = false;
@@ -260,6 +304,12 @@ Status FileReader::Read(const std::vector<size_t>& columns, std::vector<OwnedArr
     OwnedArray& arr = (*out)[k];
     PrepareArray(t, static_cast<int64_t>(meta_.num_rows), &arr);
     if (t.id == TypeId::kFixedSizeList) {
+      // Check every page before sizing the child by the file's claims.
+      for (const PageMeta& p : states[k]->meta.pages) {
+        LAMINA_CHECK_CORRUPT(p.num_rows * static_cast<uint64_t>(t.list_size) <=
+                                 MaxChildValues(p.length),
+                             "page holds too many values");
+      }
       arr.children.emplace_back();
       PrepareArray(t.child->type, static_cast<int64_t>(meta_.num_rows) * t.list_size,
                    &arr.children[0]);

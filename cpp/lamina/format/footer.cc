@@ -1,7 +1,32 @@
 #include "lamina/format/footer.h"
 
+#include <unordered_set>
+
 namespace lamina::format {
 namespace {
+
+bool ValidUtf8(const std::string& s) {
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > n) return false;
+    if (len == 2 && c < 0xc2) return false;  // overlong
+    for (size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    }
+    if (len == 3) {
+      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0)) return false;
+    }
+    if (len == 4) {
+      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xf0 && c1 < 0x90) || c > 0xf4 || (c == 0xf4 && c1 >= 0x90)) return false;
+    }
+    i += len;
+  }
+  return true;
+}
 
 constexpr int kMaxTypeId = static_cast<int>(TypeId::kTimestamp);
 
@@ -21,6 +46,7 @@ Status ParseKv(ByteReader* in, std::vector<std::pair<std::string, std::string>>*
     std::string k, v;
     LAMINA_RETURN_IF_ERROR(in->GetString(&k));
     LAMINA_RETURN_IF_ERROR(in->GetString(&v));
+    LAMINA_CHECK_CORRUPT(ValidUtf8(k), "metadata key is not UTF-8");
     kv->emplace_back(std::move(k), std::move(v));
   }
   return Status::OK();
@@ -41,6 +67,7 @@ void WriteField(const Field& f, ByteWriter* out) {
 
 Status ParseField(ByteReader* in, int depth, Field* f) {
   LAMINA_RETURN_IF_ERROR(in->GetString(&f->name));
+  LAMINA_CHECK_CORRUPT(ValidUtf8(f->name), "field name is not UTF-8");
   uint64_t id;
   LAMINA_RETURN_IF_ERROR(in->GetVarintAtMost(INT32_MAX, &id, "field id"));
   f->field_id = static_cast<int32_t>(id);
@@ -57,6 +84,7 @@ Status ParseField(ByteReader* in, int depth, Field* f) {
     LAMINA_CHECK_CORRUPT(unit <= 3, "bad timestamp unit");
     f->type.unit = static_cast<TimeUnit>(unit);
     LAMINA_RETURN_IF_ERROR(in->GetString(&f->type.timezone));
+    LAMINA_CHECK_CORRUPT(ValidUtf8(f->type.timezone), "time zone is not UTF-8");
   }
   if (f->type.id == TypeId::kFixedSizeList) {
     uint64_t size;
@@ -113,6 +141,10 @@ Status ParseSchema(ByteReader* in, Schema* out) {
   out->fields.clear();
   out->fields.resize(n);
   for (uint64_t i = 0; i < n; ++i) LAMINA_RETURN_IF_ERROR(ParseField(in, 0, &out->fields[i]));
+  std::unordered_set<std::string> names;
+  for (const Field& f : out->fields) {
+    LAMINA_CHECK_CORRUPT(names.insert(f.name).second, "duplicate column name in schema");
+  }
   return Status::OK();
 }
 
@@ -184,6 +216,7 @@ Status ParseFooter(const uint8_t* footer, size_t size, uint64_t file_size, FileM
     LAMINA_CHECK_CORRUPT(off <= size && len <= size - off, "column meta outside the footer");
     (*dir)[c] = {off, len};
   }
+  LAMINA_CHECK_CORRUPT(ncols > 0 || meta->num_rows == 0, "rows in a file without columns");
   // num_rows is not trusted by itself: a column's page index must account for every
   // row (ParseColumnMeta), with at most kMaxPageRows per page and 8+ footer bytes per
   // page, before any buffer is sized by it.
@@ -197,6 +230,7 @@ Status ParseColumnMeta(const uint8_t* data, size_t size, uint64_t num_rows, uint
   LAMINA_RETURN_IF_ERROR(in.GetVarintAtMost(size / 8, &npages, "page count"));
   out->pages.resize(npages);
   uint64_t rows = 0;
+  uint64_t prev_end = 0;
   for (PageMeta& p : out->pages) {
     LAMINA_RETURN_IF_ERROR(in.GetVarint(&p.offset));
     LAMINA_RETURN_IF_ERROR(in.GetVarint(&p.length));
@@ -207,6 +241,10 @@ Status ParseColumnMeta(const uint8_t* data, size_t size, uint64_t num_rows, uint
     LAMINA_CHECK_CORRUPT(p.offset >= kHeaderSize && p.offset <= data_end &&
                              p.length <= data_end - p.offset,
                          "page outside the file's data region");
+    // Pages of a column lie in order without overlapping, so the bytes a column can
+    // decode are bounded by the file.
+    LAMINA_CHECK_CORRUPT(p.offset >= prev_end, "pages overlap or are out of order");
+    prev_end = p.offset + p.length;
     LAMINA_CHECK_CORRUPT(p.num_rows > 0 && p.num_rows <= num_rows - rows, "page row counts exceed the file's");
     LAMINA_CHECK_CORRUPT(p.stats.null_count <= p.num_rows, "page null count exceeds its rows");
     p.row_start = rows;
