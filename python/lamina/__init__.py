@@ -16,6 +16,9 @@ from lamina.errors import (
     TableExistsError,
     TableNotFoundError,
 )
+from lamina.scan import Scan, Split
+from lamina.snapshot import Snapshot
+from lamina.table import Table, Transaction, create_table, open_table
 
 # The encoding test hooks look the corruption class up on the core module.
 setattr(_core, "CorruptFileError", CorruptFileError)  # noqa: B010
@@ -27,9 +30,16 @@ __all__ = [
     "CorruptFileError",
     "InvalidArgumentError",
     "LaminaError",
+    "Scan",
     "SchemaError",
+    "Snapshot",
+    "Split",
+    "Table",
     "TableExistsError",
     "TableNotFoundError",
+    "Transaction",
+    "create_table",
     "errors",
     "format",
+    "open_table",
 ]

@@ -8,5 +8,6 @@ namespace lamina::py {
 void RegisterErrors(pybind11::module_& m);
 void RegisterEncoding(pybind11::module_& m);
 void RegisterFormat(pybind11::module_& m);
+void RegisterTable(pybind11::module_& m);
 
 }  // namespace lamina::py

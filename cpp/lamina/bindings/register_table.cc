@@ -1,0 +1,208 @@
+// Primary-key table kernels: the write path (route, sort, collapse, write files) and the
+// merge-on-read of one bucket's files. The Table API in python/lamina wraps these.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <set>
+
+#include "lamina/bindings/arrow_capsules.h"
+#include "lamina/bindings/register.h"
+#include "lamina/bindings/status_error.h"
+#include "lamina/merge/hash.h"
+#include "lamina/merge/key.h"
+#include "lamina/table/merge_read.h"
+#include "lamina/table/write.h"
+
+namespace pyb = pybind11;
+
+namespace lamina::py {
+namespace {
+
+// Accepts an "arrow_schema" capsule or an object with __arrow_c_schema__.
+Schema ParseSchemaArg(pyb::object obj) {
+  if (pyb::hasattr(obj, "__arrow_c_schema__")) obj = obj.attr("__arrow_c_schema__")();
+  if (!pyb::isinstance<pyb::capsule>(obj)) {
+    throw StatusError(Status::InvalidArgument("table_schema must be an arrow_schema capsule"));
+  }
+  auto cap = pyb::reinterpret_borrow<pyb::capsule>(obj);
+  if (std::string(cap.name() ? cap.name() : "") != "arrow_schema") {
+    throw StatusError(Status::InvalidArgument("table_schema must be an arrow_schema capsule"));
+  }
+  Schema s;
+  ThrowIfError(ImportSchema(*cap.get_pointer<ArrowSchema>(), &s));
+  return s;
+}
+
+pyb::capsule StreamArg(pyb::object obj) {
+  if (pyb::hasattr(obj, "__arrow_c_stream__")) obj = obj.attr("__arrow_c_stream__")();
+  if (!pyb::isinstance<pyb::capsule>(obj)) {
+    throw StatusError(Status::InvalidArgument("expected an arrow_array_stream capsule"));
+  }
+  return pyb::reinterpret_borrow<pyb::capsule>(obj);
+}
+
+const std::set<std::string> kTableKeys = {"key_columns", "engine", "aggregates", "table_schema"};
+const std::set<std::string> kWriteKeys = {"partition_columns", "buckets", "kind", "directory",
+                                          "file_prefix", "target_file_size", "sync"};
+
+// Reads the table options; `write_keys_allowed`: keys of kWriteKeys are accepted (and
+// ignored here) rather than refused.
+table::TableOptions ParseTableOptions(const pyb::dict& d, bool write_keys_allowed) {
+  for (auto item : d) {
+    std::string k = pyb::cast<std::string>(item.first);
+    if (kTableKeys.count(k) == 0 && !(write_keys_allowed && kWriteKeys.count(k) != 0)) {
+      throw StatusError(Status::InvalidArgument("unknown table option '" + k + "'"));
+    }
+  }
+  table::TableOptions o;
+  if (!d.contains("table_schema")) throw StatusError(Status::InvalidArgument("table_schema is required"));
+  if (!d.contains("key_columns")) throw StatusError(Status::InvalidArgument("key_columns is required"));
+  o.table_schema = ParseSchemaArg(d["table_schema"]);
+  o.key_columns = pyb::cast<std::vector<std::string>>(d["key_columns"]);
+  if (d.contains("engine")) {
+    o.engine = ValueOrThrow(merge::ParseEngine(pyb::cast<std::string>(d["engine"])));
+  }
+  if (d.contains("aggregates") && !d["aggregates"].is_none()) {
+    for (auto kv : pyb::cast<pyb::dict>(d["aggregates"])) {
+      o.aggregates[pyb::cast<std::string>(kv.first)] =
+          ValueOrThrow(merge::ParseAggFn(pyb::cast<std::string>(kv.second)));
+    }
+  }
+  return o;
+}
+
+pyb::object PartitionValueToPy(const table::PartitionValue& v) {
+  switch (v.kind) {
+    case table::PartitionValue::Kind::kInt: return pyb::int_(v.i);
+    case table::PartitionValue::Kind::kUInt: return pyb::int_(v.u);
+    case table::PartitionValue::Kind::kString: return pyb::str(v.s);
+    case table::PartitionValue::Kind::kBinary: return pyb::bytes(v.s);
+  }
+  return pyb::none();
+}
+
+pyb::list TableWrite(pyb::object stream, const pyb::dict& options) {
+  table::WriteRequest req;
+  req.table = ParseTableOptions(options, /*write_keys_allowed=*/true);
+  if (options.contains("partition_columns") && !options["partition_columns"].is_none()) {
+    req.partition_columns = pyb::cast<std::vector<std::string>>(options["partition_columns"]);
+  }
+  if (options.contains("buckets")) req.buckets = pyb::cast<int64_t>(options["buckets"]);
+  if (options.contains("kind")) req.kind = pyb::cast<int>(options["kind"]);
+  if (!options.contains("directory") || !options.contains("file_prefix")) {
+    throw StatusError(Status::InvalidArgument("directory and file_prefix are required"));
+  }
+  req.directory = pyb::cast<std::string>(pyb::str(options["directory"]));
+  req.file_prefix = pyb::cast<std::string>(options["file_prefix"]);
+  if (options.contains("target_file_size")) {
+    req.target_file_size = pyb::cast<int64_t>(options["target_file_size"]);
+  }
+  if (options.contains("sync")) req.sync = pyb::cast<bool>(options["sync"]);
+  auto in = ImportStream(StreamArg(stream));
+  std::vector<table::WrittenFile> files;
+  {
+    pyb::gil_scoped_release release;  // routing, sorting, encoding and I/O touch no Python objects
+    files = ValueOrThrow(table::WriteTable(in->parsed, in->views, std::move(req)));
+  }
+  pyb::list out;
+  const auto& parts = pyb::cast<std::vector<std::string>>(
+      options.contains("partition_columns") && !options["partition_columns"].is_none()
+          ? pyb::object(options["partition_columns"])
+          : pyb::object(pyb::list()));
+  for (const table::WrittenFile& f : files) {
+    pyb::dict d;
+    d["path"] = f.path;
+    pyb::dict p;
+    for (size_t i = 0; i < parts.size(); ++i) p[pyb::str(parts[i])] = PartitionValueToPy(f.partition[i]);
+    d["partition"] = p;
+    d["bucket"] = f.bucket;
+    d["row_count"] = f.row_count;
+    d["file_size"] = f.file_size;
+    d["min_key"] = pyb::bytes(f.min_key);
+    d["max_key"] = pyb::bytes(f.max_key);
+    d["delete_count"] = f.delete_count;
+    d["run_file"] = f.run_file;
+    out.append(d);
+  }
+  return out;
+}
+
+pyb::tuple TableMergeRead(const std::vector<std::pair<std::string, uint64_t>>& files,
+                          const std::vector<std::string>& columns, const pyb::dict& options) {
+  table::TableOptions o = ParseTableOptions(options, /*write_keys_allowed=*/true);
+  std::vector<table::ReadFile> rf;
+  for (const auto& [path, priority] : files) rf.push_back({path, priority});
+  table::MergeResult r;
+  {
+    pyb::gil_scoped_release release;  // decoding and merging touch no Python objects
+    r = ValueOrThrow(table::MergeRead(rf, columns, std::move(o)));
+  }
+  return ExportBatch(r.schema, std::move(r.columns), r.length);
+}
+
+// Normalized keys of every row of a stream (the fast path included), for tests and for
+// routing lookups in Python.
+merge::NormalizedKeys NormalizeStream(pyb::object stream, const std::vector<std::string>& cols) {
+  auto in = ImportStream(StreamArg(stream));
+  std::vector<int> idx;
+  for (const std::string& c : cols) {
+    int i = in->parsed.FieldIndex(c);
+    if (i < 0) throw StatusError(Status::SchemaError("primary key column '" + c + "' is missing"));
+    idx.push_back(i);
+  }
+  merge::NormalizedKeys keys;
+  for (const auto& batch : in->views) {
+    std::vector<const ArrayView*> kv;
+    for (int i : idx) kv.push_back(&batch[i]);
+    ThrowIfError(merge::NormalizeKeys(kv, cols, &keys));
+  }
+  return keys;
+}
+
+}  // namespace
+
+void RegisterTable(pyb::module_& m) {
+  m.def("table_write", &TableWrite, pyb::arg("stream"), pyb::arg("options"),
+        "Routes, sorts, collapses and writes rows of a primary-key table; returns one dict "
+        "per data file written.");
+  m.def("table_merge_read", &TableMergeRead, pyb::arg("files"), pyb::arg("columns"),
+        pyb::arg("options"),
+        "Merges the files (path, priority) of one bucket with the table's merge engine; "
+        "returns (schema_capsule, array_capsule) of one record batch sorted by key.");
+  m.def(
+      "normalize_keys",
+      [](pyb::object stream, const std::vector<std::string>& key_columns) {
+        merge::NormalizedKeys keys = NormalizeStream(stream, key_columns);
+        pyb::list out;
+        for (size_t i = 0; i < keys.size(); ++i) out.append(pyb::bytes(keys.KeyBytes(i)));
+        return out;
+      },
+      pyb::arg("stream"), pyb::arg("key_columns"),
+      "The normalized key bytes of each row (memcmp order = key order).");
+  m.def(
+      "key_hashes",
+      [](pyb::object stream, const std::vector<std::string>& key_columns) {
+        merge::NormalizedKeys keys = NormalizeStream(stream, key_columns);
+        std::vector<uint64_t> out(keys.size());
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (keys.is_u64()) {
+            out[i] = merge::KeyHashU64(keys.u64()[i]);
+          } else {
+            std::string_view b = keys.bytes(i);
+            out[i] = merge::KeyHash(reinterpret_cast<const uint8_t*>(b.data()), b.size());
+          }
+        }
+        return out;
+      },
+      pyb::arg("stream"), pyb::arg("key_columns"),
+      "The bucket hash of each row's key (bucket = hash % buckets).");
+  m.def(
+      "key_hash",
+      [](const pyb::bytes& b) {
+        std::string_view v = b;
+        return merge::KeyHash(reinterpret_cast<const uint8_t*>(v.data()), v.size());
+      },
+      pyb::arg("normalized_key"), "The bucket hash of normalized key bytes.");
+}
+
+}  // namespace lamina::py

@@ -1,0 +1,197 @@
+#include "lamina/table/merge_read.h"
+
+#include <memory>
+
+#include "lamina/format/file_reader.h"
+#include "lamina/merge/engine.h"
+#include "lamina/merge/gather.h"
+#include "lamina/merge/key.h"
+#include "lamina/merge/loser_tree.h"
+#include "lamina/util/parallel.h"
+
+namespace lamina::table {
+namespace {
+
+// One file's decoded key-side columns.
+struct Run {
+  std::unique_ptr<format::FileReader> reader;
+  std::vector<OwnedArray> key_arrays;  // key columns in key order
+  std::vector<ArrayView> key_views;
+  OwnedArray kind, seq;
+  bool has_kind = false, has_seq = false;
+  merge::NormalizedKeys keys;
+  std::vector<int> column_of;  // requested column i -> file column (-1: absent)
+  std::vector<OwnedArray> values;  // decoded requested non-key columns, by request index
+  std::vector<ArrayView> value_views;
+};
+
+Status OpenRun(const ReadFile& f, const TableOptions& o, Run* run) {
+  LAMINA_ASSIGN_OR_RETURN(run->reader, format::FileReader::Open(f.path));
+  const Schema& fs = run->reader->schema();
+  std::vector<size_t> cols;
+  for (size_t k = 0; k < o.key_columns.size(); ++k) {
+    int c = fs.FieldIndex(o.key_columns[k]);
+    const Field& want = o.table_schema.fields[o.key_index[k]];
+    if (c < 0) {
+      return Status::Corruption(f.path + ": data file lacks primary key column '" + want.name + "'");
+    }
+    if (!fs.fields[c].type.Equals(want.type)) {
+      return Status::SchemaError(f.path + ": primary key column '" + want.name + "' has type " +
+                                 fs.fields[c].type.ToString() + ", the table schema has " +
+                                 want.type.ToString());
+    }
+    cols.push_back(static_cast<size_t>(c));
+  }
+  int kc = fs.FieldIndex(kKindColumn), sc = fs.FieldIndex(kSeqColumn);
+  if (kc >= 0) {
+    if (fs.fields[kc].type.id != TypeId::kInt8) return Status::Corruption(f.path + ": _kind is not int8");
+    cols.push_back(static_cast<size_t>(kc));
+  }
+  if (sc >= 0) {
+    if (fs.fields[sc].type.id != TypeId::kUInt64) return Status::Corruption(f.path + ": _seq is not uint64");
+    cols.push_back(static_cast<size_t>(sc));
+  }
+  std::vector<OwnedArray> arrays;
+  LAMINA_RETURN_IF_ERROR(run->reader->Read(cols, &arrays));
+  size_t nk = o.key_columns.size();
+  run->key_arrays.assign(std::make_move_iterator(arrays.begin()),
+                         std::make_move_iterator(arrays.begin() + static_cast<std::ptrdiff_t>(nk)));
+  size_t next = nk;
+  if (kc >= 0) {
+    run->kind = std::move(arrays[next++]);
+    run->has_kind = true;
+    if (run->kind.null_count != 0) return Status::Corruption(f.path + ": _kind has nulls");
+  }
+  if (sc >= 0) {
+    run->seq = std::move(arrays[next++]);
+    run->has_seq = true;
+    if (run->seq.null_count != 0) return Status::Corruption(f.path + ": _seq has nulls");
+  }
+  for (const OwnedArray& a : run->key_arrays) run->key_views.push_back(merge::ViewOf(a));
+  std::vector<const ArrayView*> kv;
+  for (const ArrayView& v : run->key_views) kv.push_back(&v);
+  return merge::NormalizeKeys(kv, o.key_columns, &run->keys);
+}
+
+}  // namespace
+
+Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
+                              const std::vector<std::string>& columns, TableOptions o) {
+  LAMINA_RETURN_IF_ERROR(Validate(&o));
+  const Schema& ts = o.table_schema;
+  MergeResult result;
+  std::vector<int> table_col;  // requested i -> table column
+  std::vector<int> key_pos;    // requested i -> position among keys, or -1
+  for (const std::string& name : columns) {
+    int t = ts.FieldIndex(name);
+    if (t < 0) return Status::SchemaError("column '" + name + "' is not in the table schema");
+    table_col.push_back(t);
+    int kp = -1;
+    for (size_t k = 0; k < o.key_index.size(); ++k) {
+      if (o.key_index[k] == t) kp = static_cast<int>(k);
+    }
+    key_pos.push_back(kp);
+    result.schema.fields.push_back(ts.fields[t]);
+  }
+
+  std::vector<Run> runs(files.size());
+  LAMINA_RETURN_IF_ERROR(ParallelFor(files.size(), [&](size_t i) {
+    return OpenRun(files[i], o, &runs[i]);
+  }));
+
+  std::vector<merge::RunKeys> rk(runs.size());
+  std::vector<const int8_t*> kinds(runs.size(), nullptr);
+  for (size_t r = 0; r < runs.size(); ++r) {
+    rk[r].keys = &runs[r].keys;
+    rk[r].priority = files[r].priority;
+    if (runs[r].has_seq) rk[r].seq = runs[r].seq.values->as<uint64_t>();
+    if (runs[r].has_kind) {
+      const int8_t* k = runs[r].kind.values->as<int8_t>();
+      size_t n = static_cast<size_t>(runs[r].kind.length);
+      bool any = false;
+      for (size_t i = 0; i < n; ++i) any |= k[i] != 0;
+      if (any) kinds[r] = k;  // runs without deletes skip the per-version check
+    }
+  }
+  merge::MergedRuns merged;
+  LAMINA_RETURN_IF_ERROR(merge::MergeRuns(rk, &merged));
+  merge::KeyVersions versions;
+  merge::LiveVersions(merged, kinds, &versions);
+  size_t out_rows = versions.size();
+
+  // Which runs hold a counted version: only those are decoded.
+  std::vector<uint8_t> used(runs.size(), 0);
+  if (versions.begin == merged.key_start.data()) {
+    for (size_t r = 0; r < runs.size(); ++r) used[r] = runs[r].keys.size() > 0;
+  } else {
+    for (size_t g = 0; g < out_rows; ++g) {
+      for (uint32_t i = versions.begin[g]; i < versions.end[g]; ++i) used[versions.run[i]] = 1;
+    }
+  }
+  std::vector<merge::AggFn> fns(columns.size());
+  merge::Selection last, first;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    fns[i] = ColumnFn(o, table_col[i]);
+    if (fns[i] == merge::AggFn::kLastValue && last.run.empty() && out_rows > 0) {
+      merge::SelectPositional(fns[i], versions, &last);
+    }
+    if (fns[i] == merge::AggFn::kFirstValue && first.run.empty() && out_rows > 0) {
+      merge::SelectPositional(fns[i], versions, &first);
+    }
+  }
+
+  // Decode the requested non-key columns of the used runs.
+  LAMINA_RETURN_IF_ERROR(ParallelFor(runs.size(), [&](size_t r) -> Status {
+    Run& run = runs[r];
+    run.column_of.assign(columns.size(), -1);
+    run.values.resize(columns.size());
+    run.value_views.resize(columns.size());
+    if (!used[r]) return Status::OK();
+    const Schema& fs = run.reader->schema();
+    std::vector<size_t> want;
+    std::vector<size_t> slot;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (key_pos[i] >= 0) continue;
+      int c = fs.FieldIndex(columns[i]);
+      if (c < 0) continue;
+      const Field& tf = ts.fields[table_col[i]];
+      if (!fs.fields[c].type.Equals(tf.type)) {
+        return Status::InvalidArgument(files[r].path + ": column '" + tf.name + "' has type " +
+                                       fs.fields[c].type.ToString() + ", the table schema has " +
+                                       tf.type.ToString() + " (casting on read is not supported)");
+      }
+      run.column_of[i] = c;
+      want.push_back(static_cast<size_t>(c));
+      slot.push_back(i);
+    }
+    std::vector<OwnedArray> arrays;
+    LAMINA_RETURN_IF_ERROR(run.reader->Read(want, &arrays));
+    for (size_t j = 0; j < slot.size(); ++j) run.values[slot[j]] = std::move(arrays[j]);
+    for (size_t j = 0; j < slot.size(); ++j) {
+      run.value_views[slot[j]] = merge::ViewOf(run.values[slot[j]]);
+    }
+    return Status::OK();
+  }));
+
+  result.columns.resize(columns.size());
+  LAMINA_RETURN_IF_ERROR(ParallelFor(columns.size(), [&](size_t i) -> Status {
+    std::vector<const ArrayView*> src(runs.size(), nullptr);
+    for (size_t r = 0; r < runs.size(); ++r) {
+      if (key_pos[i] >= 0) {
+        src[r] = &runs[r].key_views[key_pos[i]];
+      } else if (runs[r].column_of[i] >= 0) {
+        src[r] = &runs[r].value_views[i];
+      }
+    }
+    const merge::Selection* sel = fns[i] == merge::AggFn::kLastValue    ? &last
+                                  : fns[i] == merge::AggFn::kFirstValue ? &first
+                                                                        : nullptr;
+    if (sel != nullptr && out_rows == 0) sel = nullptr;
+    return merge::FoldColumn(fns[i], ts.fields[table_col[i]].type, src, versions,
+                             &result.columns[i], sel);
+  }));
+  result.length = static_cast<int64_t>(out_rows);
+  return result;
+}
+
+}  // namespace lamina::table

@@ -1,0 +1,84 @@
+"""Table options: every key, its default and its validation, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from lamina.errors import InvalidArgumentError
+
+MergeEngine = Literal["deduplicate", "partial_update", "aggregate", "first_row"]
+MERGE_ENGINES = ("deduplicate", "partial_update", "aggregate", "first_row")
+AGGREGATE_FUNCTIONS = (
+    "sum", "min", "max", "count", "last_value", "last_non_null", "first_value",
+    "first_non_null", "bool_and", "bool_or", "collect_list",
+)  # fmt: skip
+
+# key -> (default, parser, description)
+_OPTIONS: dict[str, tuple[str, Any, str]] = {
+    "target_file_size": ("134217728", int, "bytes per data file written (about)"),
+    "commit.max_retries": ("100", int, "attempts before CommitConflictError"),
+    "write.sync": ("true", "bool", "fsync data, manifests and snapshots before a commit returns"),
+}
+
+
+def _parse_bool(key: str, v: str) -> bool:
+    if v.lower() in ("true", "1", "yes"):
+        return True
+    if v.lower() in ("false", "0", "no"):
+        return False
+    raise InvalidArgumentError(f"option {key!r} must be true or false, not {v!r}")
+
+
+def validate(options: Mapping[str, Any] | None, merge_engine: str) -> dict[str, str]:
+    """Returns the options as strings, every known key present; raises on bad input."""
+    out = {k: d for k, (d, _, _) in _OPTIONS.items()}
+    for key, value in (options or {}).items():
+        if not isinstance(key, str):
+            raise InvalidArgumentError(f"option names must be strings, not {key!r}")
+        v = str(value).lower() if isinstance(value, bool) else str(value)
+        if key.startswith("fields.") and key.endswith(".aggregate"):
+            if merge_engine != "aggregate":
+                raise InvalidArgumentError(
+                    f"option {key!r} applies only to merge_engine='aggregate'"
+                )
+            if v not in AGGREGATE_FUNCTIONS:
+                raise InvalidArgumentError(
+                    f"option {key!r}: unknown aggregate function {v!r} "
+                    f"(one of {', '.join(AGGREGATE_FUNCTIONS)})"
+                )
+            out[key] = v
+            continue
+        if key not in _OPTIONS:
+            raise InvalidArgumentError(
+                f"unknown option {key!r}; known options: {', '.join(sorted(_OPTIONS))} "
+                "and fields.<column>.aggregate"
+            )
+        _, parser, _ = _OPTIONS[key]
+        try:
+            if parser == "bool":
+                _parse_bool(key, v)
+            else:
+                n = parser(v)
+                if n <= 0:
+                    raise ValueError
+        except ValueError:
+            raise InvalidArgumentError(f"option {key!r}: bad value {value!r}") from None
+        out[key] = v
+    return out
+
+
+def get_int(options: Mapping[str, str], key: str) -> int:
+    return int(options.get(key, _OPTIONS[key][0]))
+
+
+def get_bool(options: Mapping[str, str], key: str) -> bool:
+    return _parse_bool(key, options.get(key, _OPTIONS[key][0]))
+
+
+def aggregates(options: Mapping[str, str]) -> dict[str, str]:
+    return {
+        k[len("fields.") : -len(".aggregate")]: v
+        for k, v in options.items()
+        if k.startswith("fields.") and k.endswith(".aggregate")
+    }

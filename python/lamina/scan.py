@@ -1,0 +1,149 @@
+"""Planning and reading a scan: snapshot -> splits (one per bucket) -> merged batches."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from lamina import _core
+from lamina._arrow import batch_from_capsules
+from lamina.errors import InvalidArgumentError
+from lamina.snapshot import Snapshot, files_by_bucket
+
+if TYPE_CHECKING:
+    from lamina.table import Table
+
+
+@dataclass(frozen=True)
+class Split:
+    """Self-contained, picklable unit of reading: the sorted runs of one bucket."""
+
+    table_path: str
+    partition: tuple[tuple[str, Any], ...]
+    bucket: int
+    files: tuple[tuple[str, int], ...]  # (path relative to the table, priority), oldest first
+    min_key: bytes
+    max_key: bytes
+    needs_merge: bool
+    estimated_rows: int
+
+
+def _partition_matches(expr: Any, partition: tuple[tuple[str, Any], ...]) -> bool:
+    """False only when ``expr`` provably rejects every row of the partition."""
+    if expr is None or not partition:
+        return True
+    probe = pa.table({k: [v] for k, v in partition})
+    try:
+        return bool(probe.filter(expr).num_rows > 0)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError):
+        return True  # the filter needs other columns: cannot prune
+
+
+class Scan:
+    """A read of one snapshot. Build it with ``Table.scan``."""
+
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str] | None,
+        filter: Any,
+        snapshot: Snapshot | None,
+    ) -> None:
+        self._table = table
+        self._snapshot = snapshot
+        self._ts = table._table_schema(snapshot.schema_id if snapshot else None)
+        names = self._ts.schema.names
+        if columns is not None:
+            if isinstance(columns, str):
+                raise InvalidArgumentError("columns must be a list of names, not a string")
+            for c in columns:
+                if c not in names:
+                    raise InvalidArgumentError(f"no column named {c!r}")
+        self._columns = list(columns) if columns is not None else list(names)
+        if filter is not None and not isinstance(filter, pa.compute.Expression):
+            raise InvalidArgumentError("filter must be a pyarrow.compute.Expression")
+        self._filter = filter
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self._snapshot
+
+    def plan(self) -> list[Split]:
+        """The splits to read: one per (partition, bucket) left after pruning."""
+        files = self._table._live_files(self._snapshot)
+        splits = []
+        for (partition, bucket), fs in sorted(
+            files_by_bucket(files).items(), key=lambda kv: (repr(kv[0][0]), kv[0][1])
+        ):
+            if not _partition_matches(self._filter, partition):
+                continue
+            splits.append(
+                Split(
+                    table_path=self._table.path,
+                    partition=partition,
+                    bucket=bucket,
+                    files=tuple((f.path, f.priority) for f in fs),
+                    min_key=min(f.min_key for f in fs),
+                    max_key=max(f.max_key for f in fs),
+                    needs_merge=len(fs) > 1 or any(f.delete_count for f in fs),
+                    estimated_rows=sum(f.row_count - f.delete_count for f in fs),
+                )
+            )
+        return splits
+
+    def _read_columns(self) -> list[str]:
+        cols = list(self._columns)
+        if self._filter is not None:
+            # Columns the filter needs but the caller did not ask for are read, then dropped.
+            for name in self._ts.schema.names:
+                if name not in cols and name in str(self._filter):
+                    cols.append(name)
+        return cols
+
+    def _read_split(self, split: Split, cols: list[str]) -> pa.Table:
+        files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
+        batch = batch_from_capsules(
+            _core.table_merge_read(files, cols, self._table._core_options(self._ts))
+        )
+        table = pa.Table.from_batches([batch])
+        if self._filter is not None:
+            table = table.filter(self._filter)
+        return table.select(self._columns)
+
+    def _empty(self) -> pa.Table:
+        return self._ts.schema.empty_table().select(self._columns)
+
+    def to_batches(self) -> Iterator[pa.RecordBatch]:
+        """Merged record batches, one split at a time (memory bounded by one bucket)."""
+        cols = self._read_columns()
+        for split in self.plan():
+            yield from self._read_split(split, cols).to_batches()
+
+    def to_arrow(self) -> pa.Table:
+        """The whole snapshot (after projection and filter) as one pyarrow Table."""
+        splits = self.plan()
+        if not splits:
+            return self._empty()
+        cols = self._read_columns()
+        if len(splits) == 1:
+            parts = [self._read_split(splits[0], cols)]
+        else:
+            # The core releases the GIL, so splits decode and merge in parallel.
+            with ThreadPoolExecutor(max_workers=min(len(splits), os.cpu_count() or 2)) as ex:
+                parts = list(ex.map(lambda s: self._read_split(s, cols), splits))
+        return pa.concat_tables(parts)
+
+    def to_pandas(self) -> Any:
+        return self.to_arrow().to_pandas()
+
+    def count(self) -> int:
+        """Number of rows the scan returns."""
+        if self._filter is None:
+            key_only = Scan(self._table, list(self._ts.primary_key[:1]), None, self._snapshot)
+            return int(key_only.to_arrow().num_rows)
+        return int(self.to_arrow().num_rows)

@@ -1,0 +1,245 @@
+"""Model-based tests: random writes, deletes, transactions, reopenings and time travel
+against a Python dict, for every merge engine."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from typing import Any
+
+import lamina
+import pyarrow as pa
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+AGG = {"a": "sum", "b": "max", "c": "count", "d": "last_non_null", "e": "collect_list",
+       "f": "bool_or", "g": "first_non_null", "h": "min", "i": "last_value",
+       "j": "first_value", "k2": "bool_and"}  # fmt: skip
+
+SCHEMA = pa.schema(
+    [
+        ("k", pa.int64()),
+        ("a", pa.int64()),
+        ("b", pa.float64()),
+        ("c", pa.int64()),
+        ("d", pa.string()),
+        ("e", pa.list_(pa.int32())),
+        ("f", pa.bool_()),
+        ("g", pa.string()),
+        ("h", pa.int32()),
+        ("i", pa.string()),
+        ("j", pa.int64()),
+        ("k2", pa.bool_()),
+    ]
+)
+VALUE_COLS = [f.name for f in SCHEMA if f.name != "k"]
+
+values = st.fixed_dictionaries(
+    {
+        "a": st.none() | st.integers(-100, 100),
+        "b": st.none() | st.floats(-1e6, 1e6, allow_nan=False),
+        "c": st.none() | st.integers(0, 5),
+        "d": st.none() | st.text(max_size=4),
+        "e": st.none() | st.lists(st.integers(0, 9), max_size=3),
+        "f": st.none() | st.booleans(),
+        "g": st.none() | st.text(max_size=3),
+        "h": st.none() | st.integers(-50, 50),
+        "i": st.none() | st.text(max_size=3),
+        "j": st.none() | st.integers(0, 9),
+        "k2": st.none() | st.booleans(),
+    }
+)
+keys = st.integers(0, 12)
+rows = st.lists(st.tuples(keys, values), min_size=1, max_size=8)
+
+
+def _combine(fn: str, old: Any, new: Any) -> Any:
+    if fn == "sum":
+        return new if old is None else old if new is None else old + new
+    if fn in ("max", "min"):
+        if old is None:
+            return new
+        if new is None:
+            return old
+        return max(old, new) if fn == "max" else min(old, new)
+    if fn == "count":
+        return old + (1 if new is not None else 0)
+    if fn == "last_value":
+        return new
+    if fn == "last_non_null":
+        return old if new is None else new
+    if fn == "first_value":
+        return old
+    if fn == "first_non_null":
+        return new if old is None else old
+    if fn in ("bool_and", "bool_or"):
+        if old is None:
+            return new
+        if new is None:
+            return old
+        return (old and new) if fn == "bool_and" else (old or new)
+    if fn == "collect_list":
+        if old is None:
+            return new
+        if new is None:
+            return old
+        return old + new
+    raise AssertionError(fn)
+
+
+class Model:
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        self.rows: dict[int, dict[str, Any]] = {}
+
+    def upsert(self, k: int, v: dict[str, Any]) -> None:
+        e = self.engine
+        if e == "deduplicate":
+            self.rows[k] = dict(v)
+        elif e == "first_row":
+            self.rows.setdefault(k, dict(v))
+        elif e == "partial_update":
+            if k in self.rows:
+                for c, x in v.items():
+                    if x is not None:
+                        self.rows[k][c] = x
+            else:
+                self.rows[k] = dict(v)
+        else:
+            if k not in self.rows:
+                first = dict(v)
+                first["c"] = 1 if v["c"] is not None else 0
+                self.rows[k] = first
+            else:
+                old = self.rows[k]
+                for c, fn in AGG.items():
+                    old[c] = _combine(fn, old[c], v[c])
+
+    def delete(self, k: int) -> None:
+        self.rows.pop(k, None)
+
+    def snapshot(self) -> dict[int, dict[str, Any]]:
+        return {k: dict(v) for k, v in self.rows.items()}
+
+
+def _as_table(batch: list[tuple[int, dict[str, Any]]]) -> pa.Table:
+    cols: dict[str, list[Any]] = {"k": [k for k, _ in batch]}
+    for c in VALUE_COLS:
+        cols[c] = [v[c] for _, v in batch]
+    return pa.table(cols, schema=SCHEMA)
+
+
+def _rows_of(table: pa.Table) -> dict[int, dict[str, Any]]:
+    d = table.to_pydict()
+    out = {}
+    for i, k in enumerate(d["k"]):
+        assert k not in out, f"duplicate key {k} in a read"
+        out[k] = {c: d[c][i] for c in VALUE_COLS}
+    return out
+
+
+class TableMachine(RuleBasedStateMachine):
+    engine = "deduplicate"
+    partition_by: list[str] | None = None
+    buckets = 1
+
+    @initialize()
+    def setup(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="lamina-model-")
+        options = {f"fields.{c}.aggregate": fn for c, fn in AGG.items()}
+        self.table = lamina.create_table(
+            self.dir + "/t",
+            SCHEMA,
+            primary_key=["k"],
+            buckets=self.buckets,
+            merge_engine=self.engine,
+            options=options if self.engine == "aggregate" else None,
+        )
+        self.model = Model(self.engine)
+        self.history: list[tuple[int, dict[int, dict[str, Any]]]] = []
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _record(self, snap: lamina.Snapshot) -> None:
+        self.history.append((snap.id, self.model.snapshot()))
+
+    @rule(batch=rows)
+    def write(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        snap = self.table.write(_as_table(batch))
+        for k, v in batch:
+            self.model.upsert(k, v)
+        self._record(snap)
+
+    @rule(ks=st.lists(keys, min_size=1, max_size=5))
+    def delete(self, ks: list[int]) -> None:
+        snap = self.table.delete({"k": pa.array(ks, pa.int64())})
+        for k in ks:
+            self.model.delete(k)
+        self._record(snap)
+
+    @rule(
+        ops=st.lists(
+            st.one_of(
+                rows.map(lambda r: ("w", r)),
+                st.lists(keys, min_size=1, max_size=3).map(lambda r: ("d", r)),
+            ),
+            min_size=1,
+            max_size=4,
+        ),
+        fail=st.booleans(),
+    )
+    def transaction(self, ops: list[tuple[str, Any]], fail: bool) -> None:
+        class Boom(Exception):
+            pass
+
+        try:
+            with self.table.transaction() as tx:
+                for kind, arg in ops:
+                    if kind == "w":
+                        tx.write(_as_table(arg))
+                    else:
+                        tx.delete({"k": pa.array(arg, pa.int64())})
+                if fail:
+                    raise Boom
+        except Boom:
+            return
+        for kind, arg in ops:
+            if kind == "w":
+                for k, v in arg:
+                    self.model.upsert(k, v)
+            else:
+                for k in arg:
+                    self.model.delete(k)
+        assert tx.snapshot is not None
+        self._record(tx.snapshot)
+
+    @rule()
+    def reopen(self) -> None:
+        self.table = lamina.open_table(self.dir + "/t")
+
+    @precondition(lambda self: bool(self.history))
+    @rule(data=st.data())
+    def time_travel(self, data: st.DataObject) -> None:
+        sid, expected = data.draw(st.sampled_from(self.history))
+        assert _rows_of(self.table.read(snapshot=sid)) == expected
+
+    @invariant()
+    def current_matches_model(self) -> None:
+        if not hasattr(self, "table"):
+            return
+        assert _rows_of(self.table.read()) == self.model.rows
+
+
+def _machine(engine: str, buckets: int = 1) -> type:
+    return type(f"M_{engine}_{buckets}", (TableMachine,), {"engine": engine, "buckets": buckets})
+
+
+@pytest.mark.parametrize("engine", ["deduplicate", "partial_update", "aggregate", "first_row"])
+@pytest.mark.parametrize("buckets", [1, 3])
+def test_model(engine: str, buckets: int) -> None:
+    machine = _machine(engine, buckets)
+    machine.TestCase.settings = settings(max_examples=15, stateful_step_count=12, deadline=None)
+    machine.TestCase().runTest()
