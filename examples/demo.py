@@ -1,5 +1,5 @@
-"""lamina demo: write a feature table to a lamina file, read a projection, take random rows,
-and compare the file's size with Parquet's.
+"""lamina demo: a primary-key feature table (create, upsert, delete, read, time travel),
+then the file format underneath (projection, random take, size beside Parquet).
 
     python examples/demo.py [folder]
 """
@@ -14,6 +14,7 @@ import time
 import lamina
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 
@@ -39,6 +40,47 @@ def feature_table(n: int, seed: int = 0) -> pa.Table:
     )
 
 
+def table_demo(folder: str, table: pa.Table) -> None:
+    path = os.path.join(folder, "features")
+    if os.path.exists(path):
+        import shutil
+
+        shutil.rmtree(path)
+    t = lamina.create_table(path, table.schema, primary_key=["user_id"], buckets=2)
+    t0 = time.perf_counter()
+    s1 = t.write(table)
+    print(
+        f"table {path}: snapshot {s1.id} upserted {table.num_rows:,} rows "
+        f"in {time.perf_counter() - t0:.2f} s"
+    )
+
+    n = table.num_rows
+    rng = np.random.default_rng(7)
+    changed = table.take(rng.choice(n, 1000, replace=False))
+    changed = changed.set_column(1, "ts", pa.array(np.ones(1000, dtype=np.int64)))
+    s2 = t.write(changed)
+    print(f"snapshot {s2.id}: upserted 1,000 changed rows (ts = 1)")
+
+    gone = changed.column("user_id").slice(0, 10)
+    s3 = t.delete({"user_id": gone})
+    print(f"snapshot {s3.id}: deleted 10 users")
+
+    now = t.read(columns=["user_id", "ts"])
+    assert now.num_rows == n - 10
+    print(f"current read: {now.num_rows:,} rows, {pc.sum(now.column('ts')).as_py():,} with ts = 1")
+    before = t.read(columns=["user_id", "ts"], snapshot=s1.id)
+    print(
+        f"time travel to snapshot {s1.id}: {before.num_rows:,} rows, "
+        f"{pc.sum(before.column('ts')).as_py()} with ts = 1"
+    )
+    t.tag("first-load", snapshot=s1.id)
+    print(f"tagged snapshot {s1.id} as 'first-load'; tags = {t.tags()}")
+    asked = [*gone[:1].to_pylist(), 1, 2]
+    found = t.lookup({"user_id": asked}, columns=["user_id", "country"]).to_pylist()
+    print(f"lookup of users {asked} (the first was deleted): {found}")
+    print(f"snapshots: {[(s.id, s.kind) for s in t.snapshots()]}")
+
+
 def main() -> None:
     folder = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="lamina-demo-")
     os.makedirs(folder, exist_ok=True)
@@ -47,6 +89,8 @@ def main() -> None:
     print(
         f"lamina {lamina.__version__}: a {n:,}-row feature table with {table.num_columns} columns"
     )
+    table_demo(folder, table)
+    print("the file format underneath:")
 
     path = os.path.join(folder, "features.lam")
     t0 = time.perf_counter()
