@@ -51,7 +51,9 @@ values = st.fixed_dictionaries(
         "k2": st.none() | st.booleans(),
     }
 )
-keys = st.integers(0, 12)
+PARTS = ["eu", "us/west", ""]
+# Keys are (partition, k); tables without partitions ignore the first part.
+keys = st.tuples(st.sampled_from(PARTS), st.integers(0, 12))
 rows = st.lists(st.tuples(keys, values), min_size=1, max_size=8)
 
 
@@ -92,9 +94,9 @@ def _combine(fn: str, old: Any, new: Any) -> Any:
 class Model:
     def __init__(self, engine: str) -> None:
         self.engine = engine
-        self.rows: dict[int, dict[str, Any]] = {}
+        self.rows: dict[Any, dict[str, Any]] = {}
 
-    def upsert(self, k: int, v: dict[str, Any]) -> None:
+    def upsert(self, k: Any, v: dict[str, Any]) -> None:
         e = self.engine
         if e == "deduplicate":
             self.rows[k] = dict(v)
@@ -117,26 +119,40 @@ class Model:
                 for c, fn in AGG.items():
                     old[c] = _combine(fn, old[c], v[c])
 
-    def delete(self, k: int) -> None:
+    def delete(self, k: Any) -> None:
         self.rows.pop(k, None)
 
-    def snapshot(self) -> dict[int, dict[str, Any]]:
+    def snapshot(self) -> dict[Any, dict[str, Any]]:
         return {k: dict(v) for k, v in self.rows.items()}
 
 
-def _as_table(batch: list[tuple[int, dict[str, Any]]]) -> pa.Table:
-    cols: dict[str, list[Any]] = {"k": [k for k, _ in batch]}
+PART_SCHEMA = pa.schema([("p", pa.string()), *SCHEMA])
+
+
+def _as_table(batch: list[tuple[Any, dict[str, Any]]], partitioned: bool) -> pa.Table:
+    cols: dict[str, list[Any]] = {}
+    if partitioned:
+        cols["p"] = [k[0] for k, _ in batch]
+    cols["k"] = [k[1] for k, _ in batch]
     for c in VALUE_COLS:
         cols[c] = [v[c] for _, v in batch]
-    return pa.table(cols, schema=SCHEMA)
+    return pa.table(cols, schema=PART_SCHEMA if partitioned else SCHEMA)
 
 
-def _rows_of(table: pa.Table) -> dict[int, dict[str, Any]]:
+def _keys_table(ks: list[Any], partitioned: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"k": pa.array([k[1] for k in ks], pa.int64())}
+    if partitioned:
+        out["p"] = [k[0] for k in ks]
+    return out
+
+
+def _rows_of(table: pa.Table, partitioned: bool) -> dict[Any, dict[str, Any]]:
     d = table.to_pydict()
     out = {}
     for i, k in enumerate(d["k"]):
-        assert k not in out, f"duplicate key {k} in a read"
-        out[k] = {c: d[c][i] for c in VALUE_COLS}
+        key = (d["p"][i] if partitioned else "", k)
+        assert key not in out, f"duplicate key {key} in a read"
+        out[key] = {c: d[c][i] for c in VALUE_COLS}
     return out
 
 
@@ -151,31 +167,40 @@ class TableMachine(RuleBasedStateMachine):
         options = {f"fields.{c}.aggregate": fn for c, fn in AGG.items()}
         self.table = lamina.create_table(
             self.dir + "/t",
-            SCHEMA,
-            primary_key=["k"],
+            PART_SCHEMA if self.partitioned else SCHEMA,
+            primary_key=["p", "k"] if self.partitioned else ["k"],
+            partition_by=["p"] if self.partitioned else None,
             buckets=self.buckets,
             merge_engine=self.engine,
             options=options if self.engine == "aggregate" else None,
         )
         self.model = Model(self.engine)
-        self.history: list[tuple[int, dict[int, dict[str, Any]]]] = []
+        self.history: list[tuple[int, dict[Any, dict[str, Any]]]] = []
 
     def teardown(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _fold_keys(self, ks: list[Any]) -> list[Any]:
+        return ks if self.partitioned else [("", k) for _, k in ks]
+
+    def _fold(self, batch: list[tuple[Any, dict[str, Any]]]) -> list[tuple[Any, dict[str, Any]]]:
+        return batch if self.partitioned else [(("", k), v) for (_, k), v in batch]
 
     def _record(self, snap: lamina.Snapshot) -> None:
         self.history.append((snap.id, self.model.snapshot()))
 
     @rule(batch=rows)
-    def write(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
-        snap = self.table.write(_as_table(batch))
+    def write(self, batch: list[tuple[Any, dict[str, Any]]]) -> None:
+        batch = self._fold(batch)
+        snap = self.table.write(_as_table(batch, self.partitioned))
         for k, v in batch:
             self.model.upsert(k, v)
         self._record(snap)
 
     @rule(ks=st.lists(keys, min_size=1, max_size=5))
-    def delete(self, ks: list[int]) -> None:
-        snap = self.table.delete({"k": pa.array(ks, pa.int64())})
+    def delete(self, ks: list[Any]) -> None:
+        ks = self._fold_keys(ks)
+        snap = self.table.delete(_keys_table(ks, self.partitioned))
         for k in ks:
             self.model.delete(k)
         self._record(snap)
@@ -195,13 +220,16 @@ class TableMachine(RuleBasedStateMachine):
         class Boom(Exception):
             pass
 
+        ops = [
+            (kind, self._fold(arg) if kind == "w" else self._fold_keys(arg)) for kind, arg in ops
+        ]
         try:
             with self.table.transaction() as tx:
                 for kind, arg in ops:
                     if kind == "w":
-                        tx.write(_as_table(arg))
+                        tx.write(_as_table(arg, self.partitioned))
                     else:
-                        tx.delete({"k": pa.array(arg, pa.int64())})
+                        tx.delete(_keys_table(arg, self.partitioned))
                 if fail:
                     raise Boom
         except Boom:
@@ -224,22 +252,23 @@ class TableMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def time_travel(self, data: st.DataObject) -> None:
         sid, expected = data.draw(st.sampled_from(self.history))
-        assert _rows_of(self.table.read(snapshot=sid)) == expected
+        assert _rows_of(self.table.read(snapshot=sid), self.partitioned) == expected
 
     @invariant()
     def current_matches_model(self) -> None:
         if not hasattr(self, "table"):
             return
-        assert _rows_of(self.table.read()) == self.model.rows
+        assert _rows_of(self.table.read(), self.partitioned) == self.model.rows
 
 
-def _machine(engine: str, buckets: int = 1) -> type:
-    return type(f"M_{engine}_{buckets}", (TableMachine,), {"engine": engine, "buckets": buckets})
+def _machine(engine: str, buckets: int, partitioned: bool) -> type:
+    attrs = {"engine": engine, "buckets": buckets, "partitioned": partitioned}
+    return type(f"M_{engine}_{buckets}_{partitioned}", (TableMachine,), attrs)
 
 
 @pytest.mark.parametrize("engine", ["deduplicate", "partial_update", "aggregate", "first_row"])
-@pytest.mark.parametrize("buckets", [1, 3])
-def test_model(engine: str, buckets: int) -> None:
-    machine = _machine(engine, buckets)
+@pytest.mark.parametrize(("buckets", "partitioned"), [(1, False), (3, True)])
+def test_model(engine: str, buckets: int, partitioned: bool) -> None:
+    machine = _machine(engine, buckets, partitioned)
     machine.TestCase.settings = settings(max_examples=15, stateful_step_count=12, deadline=None)
     machine.TestCase().runTest()
