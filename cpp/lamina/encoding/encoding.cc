@@ -1,6 +1,8 @@
 // The public entry points of encoding.h: argument checks, then the codecs at depth 0.
 #include "lamina/encoding/encoding.h"
 
+#include "lamina/arrow/array.h"
+
 #include <string>
 
 #include "lamina/encoding/bitmap.h"
@@ -118,8 +120,8 @@ Status TakeBinary(ByteReader* in, size_t n, const uint32_t* idx, size_t m, int o
 }
 
 void EncodeBitmap(const uint8_t* bits, int64_t offset, size_t n, ByteWriter* out) {
-  size_t ones = 0;
-  for (size_t i = 0; i < n; ++i) ones += GetBit(bits, static_cast<uint64_t>(offset) + i);
+  // Popcount by words: every page's validity goes through here.
+  size_t ones = n - static_cast<size_t>(CountNulls(bits, offset, static_cast<int64_t>(n)));
   if (n > 0 && (ones == 0 || ones == n)) return PutConstantBitmap(n, ones == n, out);
   PutPlainBitmap(bits, offset, n, out);
 }

@@ -18,8 +18,33 @@ struct EncodedColumn {
   ColumnMeta meta;    // page offsets relative to the start of `bytes`
 };
 
+// Raw bytes of column c: an upper bound for most encoded columns. Reserving it up front
+// costs nothing until touched and saves regrowing (copy + fresh pages) as pages append.
+size_t RawBytes(size_t c, const std::vector<std::vector<ArrayView>>& batches) {
+  size_t total = 0;
+  for (const auto& batch : batches) {
+    const ArrayView& v = batch[c];
+    const DataType& t = *v.type;
+    size_t n = static_cast<size_t>(v.length);
+    if (t.byte_width() > 0) {
+      total += n * static_cast<size_t>(t.byte_width());
+    } else if (t.is_binary_like()) {
+      total += n * 4 + static_cast<size_t>(v.OffsetAt(v.length) - v.OffsetAt(0));
+    } else if (t.is_list_like()) {
+      size_t w = t.child->type.byte_width() > 0 ? static_cast<size_t>(t.child->type.byte_width()) : 8;
+      total += n * 4 + static_cast<size_t>(v.OffsetAt(v.length) - v.OffsetAt(0)) * w;
+    } else if (t.id == TypeId::kFixedSizeList) {
+      total += n * static_cast<size_t>(t.list_size) * static_cast<size_t>(t.child->type.byte_width());
+    } else {
+      total += n / 8 + 1;
+    }
+  }
+  return total + 4096;
+}
+
 void EncodeColumn(size_t c, const std::vector<std::vector<ArrayView>>& batches,
                   const WriteOptions& options, EncodedColumn* out) {
+  out->bytes.Reserve(RawBytes(c, batches));
   for (const auto& batch : batches) {
     const ArrayView& col = batch[c];
     int64_t start = 0;
@@ -53,8 +78,23 @@ Status WriteAll(int fd, const uint8_t* p, size_t n, const std::string& path) {
 
 }  // namespace
 
-Status EncodeFile(const Schema& schema, const std::vector<std::vector<ArrayView>>& batches,
-                  const WriteOptions& options, ByteWriter* out) {
+namespace {
+
+// The file as pieces in order: header, each column's pages, footer and tail. Writing
+// them one after another avoids building (and faulting in) a second copy of the file.
+struct FileImage {
+  ByteWriter header;
+  std::vector<EncodedColumn> columns;
+  ByteWriter trailer;  // footer + tail
+  size_t size() const {
+    size_t n = header.size() + trailer.size();
+    for (const auto& c : columns) n += c.bytes.size();
+    return n;
+  }
+};
+
+Status BuildImage(const Schema& schema, const std::vector<std::vector<ArrayView>>& batches,
+                  const WriteOptions& options, FileImage* img) {
   size_t ncols = schema.fields.size();
   uint64_t num_rows = 0;
   for (const auto& b : batches) {
@@ -66,50 +106,67 @@ Status EncodeFile(const Schema& schema, const std::vector<std::vector<ArrayView>
       }
     }
   }
-  std::vector<EncodedColumn> cols(ncols);
+  img->columns.resize(ncols);
   LAMINA_RETURN_IF_ERROR(ParallelFor(ncols, [&](size_t c) {
-    EncodeColumn(c, batches, options, &cols[c]);
+    EncodeColumn(c, batches, options, &img->columns[c]);
     return Status::OK();
   }));
-
-  out->PutRaw(kMagic, 4);
-  out->PutU32(kFormatVersion);
+  img->header.PutRaw(kMagic, 4);
+  img->header.PutU32(kFormatVersion);
   std::vector<ColumnMeta> metas(ncols);
+  uint64_t base = img->header.size();
   for (size_t c = 0; c < ncols; ++c) {
-    uint64_t base = out->size();
-    out->Append(cols[c].bytes);
-    metas[c] = std::move(cols[c].meta);
+    metas[c] = img->columns[c].meta;
     for (PageMeta& p : metas[c].pages) p.offset += base;
-    cols[c].bytes = ByteWriter();
+    base += img->columns[c].bytes.size();
   }
   FileMeta meta;
   meta.num_rows = num_rows;
   meta.schema = schema;
   meta.file_metadata = options.file_metadata;
   meta.ranges = options.ranges;
-  size_t footer_start = out->size();
-  WriteFooter(meta, metas, out);
-  size_t footer_len = out->size() - footer_start;
+  ByteWriter& out = img->trailer;
+  WriteFooter(meta, metas, &out);
+  size_t footer_len = out.size();
   if (footer_len > UINT32_MAX) return Status::InvalidArgument("footer larger than 4 GiB");
-  uint32_t crc = Crc32c(out->data() + footer_start, footer_len);
-  out->PutU32(static_cast<uint32_t>(footer_len));
-  out->PutU32(crc);
-  out->PutU32(kFormatVersion);
-  out->PutRaw(kMagic, 4);
+  uint32_t crc = Crc32c(out.data(), footer_len);
+  out.PutU32(static_cast<uint32_t>(footer_len));
+  out.PutU32(crc);
+  out.PutU32(kFormatVersion);
+  out.PutRaw(kMagic, 4);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status EncodeFile(const Schema& schema, const std::vector<std::vector<ArrayView>>& batches,
+                  const WriteOptions& options, ByteWriter* out) {
+  FileImage img;
+  LAMINA_RETURN_IF_ERROR(BuildImage(schema, batches, options, &img));
+  out->Reserve(img.size());
+  out->Append(img.header);
+  for (const auto& c : img.columns) out->Append(c.bytes);
+  out->Append(img.trailer);
   return Status::OK();
 }
 
 Result<WriteResult> WriteFile(const std::string& path, const Schema& schema,
                               const std::vector<std::vector<ArrayView>>& batches,
                               const WriteOptions& options) {
-  ByteWriter buf;
-  LAMINA_RETURN_IF_ERROR(EncodeFile(schema, batches, options, &buf));
+  FileImage img;
+  LAMINA_RETURN_IF_ERROR(BuildImage(schema, batches, options, &img));
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     if (errno == ENOENT) return Status::NotFound("cannot create " + path + ": no such directory");
     return Status::IOError("open " + path + ": " + std::strerror(errno));
   }
-  Status st = WriteAll(fd, buf.data(), buf.size(), path);
+  const size_t total = img.size();
+  Status st = WriteAll(fd, img.header.data(), img.header.size(), path);
+  for (size_t c = 0; c < img.columns.size() && st.ok(); ++c) {
+    st = WriteAll(fd, img.columns[c].bytes.data(), img.columns[c].bytes.size(), path);
+    img.columns[c].bytes = ByteWriter();  // release as we go
+  }
+  if (st.ok()) st = WriteAll(fd, img.trailer.data(), img.trailer.size(), path);
   if (st.ok() && options.sync && ::fsync(fd) != 0) {
     st = Status::IOError("fsync " + path + ": " + std::strerror(errno));
   }
@@ -119,8 +176,9 @@ Result<WriteResult> WriteFile(const std::string& path, const Schema& schema,
     return st;
   }
   WriteResult r;
+  r.num_rows = 0;
   for (const auto& b : batches) r.num_rows += b.empty() ? 0 : static_cast<uint64_t>(b[0].length);
-  r.file_size = buf.size();
+  r.file_size = total;
   return r;
 }
 
