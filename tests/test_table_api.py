@@ -220,3 +220,22 @@ def test_snapshot_timestamps_increase(table):
         ids.append(table.write(_t([i])).timestamp_ms)
         time.sleep(0.002)
     assert ids == sorted(ids)
+
+
+def test_lookup_prunes_buckets_and_files_without_losing_rows(tmp_path):
+    t = lamina.create_table(tmp_path / "t", SCHEMA, primary_key=["user_id"], buckets=4)
+    rng = np.random.default_rng(3)
+    model = {}
+    for round_ in range(6):
+        ids = rng.choice(1000, 200, replace=False) + round_ * 50
+        t.write(_t(ids.tolist(), score=float(round_)))
+        for i in ids.tolist():
+            model[i] = float(round_)
+    dropped = list(model)[:20]
+    t.delete({"user_id": dropped})
+    for i in dropped:
+        del model[i]
+    asked = rng.choice(1400, 300, replace=False).tolist()
+    got = t.lookup({"user_id": asked}, columns=["user_id", "score"]).to_pydict()
+    assert dict(zip(got["user_id"], got["score"])) == {k: model[k] for k in asked if k in model}
+    assert t.lookup({"user_id": pa.array([], pa.int64())}).num_rows == 0

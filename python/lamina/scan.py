@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,7 +13,7 @@ import pyarrow as pa
 from lamina import _core
 from lamina._arrow import batch_from_capsules
 from lamina.errors import InvalidArgumentError
-from lamina.snapshot import Snapshot, files_by_bucket
+from lamina.snapshot import DataFile, Snapshot, files_by_bucket
 
 if TYPE_CHECKING:
     from lamina.table import Table
@@ -68,6 +68,8 @@ class Scan:
         if filter is not None and not isinstance(filter, pa.compute.Expression):
             raise InvalidArgumentError("filter must be a pyarrow.compute.Expression")
         self._filter = filter
+        # Set by Table.lookup: keep only files that may hold the wanted keys.
+        self._file_filter: Callable[[DataFile], bool] | None = None
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -76,6 +78,8 @@ class Scan:
     def plan(self) -> list[Split]:
         """The splits to read: one per (partition, bucket) left after pruning."""
         files = self._table._live_files(self._snapshot)
+        if self._file_filter is not None:
+            files = [f for f in files if self._file_filter(f)]
         splits = []
         for (partition, bucket), fs in sorted(
             files_by_bucket(files).items(), key=lambda kv: (repr(kv[0][0]), kv[0][1])

@@ -303,30 +303,42 @@ class Table:
         return self.scan(columns, filter, snapshot).to_arrow()
 
     def lookup(self, keys: Any, columns: Sequence[str] | None = None) -> pa.Table:
-        """The current rows for ``keys`` (missing keys are absent)."""
+        """The current rows for ``keys`` (missing keys are absent).
+
+        Only the buckets the keys hash to are read, and in them only the files whose key
+        range holds one of the keys.
+        """
+        import bisect
+
         import pyarrow.compute as pc
 
+        from lamina.scan import Scan
+
         ts = self._table_schema()
-        key_table = _as_table(keys)
-        missing = [c for c in ts.primary_key if c not in key_table.column_names]
-        if missing or len(key_table.column_names) != len(ts.primary_key):
-            raise SchemaError(f"keys must have exactly the key columns {list(ts.primary_key)}")
-        key_table = key_table.select(list(ts.primary_key)).cast(
-            pa.schema([ts.schema.field(c) for c in ts.primary_key])
-        )
+        pk = list(ts.primary_key)
+        key_schema = pa.schema([ts.schema.field(c) for c in pk])
+        key_table = conform(_as_table(keys), key_schema, what="keys")
         cols = list(columns) if columns is not None else ts.schema.names
-        need = cols + [c for c in ts.primary_key if c not in cols]
-        if len(ts.primary_key) == 1:
-            k = ts.primary_key[0]
-            expr = pc.field(k).isin(key_table.column(k))
-            return self.read(need, filter=expr).select(cols)
-        merged = self.read(need)
-        joined = merged.join(
-            key_table.group_by(list(ts.primary_key)).aggregate([]),
-            keys=list(ts.primary_key),
-            join_type="inner",
-        )
-        return joined.select(cols)
+        need = cols + [c for c in pk if c not in cols]
+        if key_table.num_rows == 0:
+            return ts.schema.empty_table().select(cols)
+        norm = sorted(set(_core.normalize_keys(key_table, pk)))
+        buckets = {h % ts.buckets for h in _core.key_hashes(key_table, pk)}
+
+        def may_hold(f: DataFile) -> bool:
+            if f.bucket not in buckets:
+                return False
+            i = bisect.bisect_left(norm, f.min_key)
+            return i < len(norm) and norm[i] <= f.max_key
+
+        scan = Scan(self, need, None, self.snapshot(None))
+        scan._file_filter = may_hold
+        merged = scan.to_arrow()
+        if len(pk) == 1:
+            mask = pc.is_in(merged.column(pk[0]), value_set=key_table.column(pk[0]))
+            return merged.filter(mask).select(cols)
+        wanted = key_table.group_by(pk).aggregate([])
+        return merged.join(wanted, keys=pk, join_type="inner").select(cols)
 
     # ---- internals used by Transaction and Scan -------------------------------------
 
