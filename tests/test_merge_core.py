@@ -14,7 +14,6 @@ import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from lamina import _core
 from lamina.errors import SchemaError
 
@@ -269,7 +268,9 @@ def read_all(
     return out
 
 
-def check_files(tmp: Path, written: list[tuple[int, list[dict[str, Any]]]], options: dict[str, Any]) -> None:
+def check_files(
+    tmp: Path, written: list[tuple[int, list[dict[str, Any]]]], options: dict[str, Any]
+) -> None:
     keys = options["key_columns"]
     parts = options.get("partition_columns", [])
     for _, files in written:
@@ -292,7 +293,9 @@ def check_files(tmp: Path, written: list[tuple[int, list[dict[str, Any]]]], opti
             assert normalized[0] == f["min_key"] and normalized[-1] == f["max_key"]
             assert rd.key_range[:2] == (f["min_key"], f["max_key"])
             buckets = options["buckets"]
-            assert all(h % buckets == f["bucket"] for h in _core.key_hashes(batch.select(keys), keys))
+            assert all(
+                h % buckets == f["bucket"] for h in _core.key_hashes(batch.select(keys), keys)
+            )
             for p in parts:
                 assert set(batch.column(p).to_pylist()) == {f["partition"][p]}
             runs[(tuple(sorted(f["partition"].items())), f["bucket"])].append(f)
@@ -480,14 +483,17 @@ def simple_options(tmp: Path, **kw: Any) -> dict[str, Any]:
     return o
 
 
-def merge(files: list[tuple[str, int]], columns: list[str], options: dict[str, Any]) -> pa.RecordBatch:
+def merge(
+    files: list[tuple[str, int]], columns: list[str], options: dict[str, Any]
+) -> pa.RecordBatch:
     sc, ac = _core.table_merge_read(files, columns, options)
     return pa.RecordBatch._import_from_c_capsule(sc, ac)
 
 
 def test_later_row_of_one_write_wins(tmp_path: Path) -> None:
-    t = pa.table({"id": [3, 1, 3, 2, 1], "v": [1.0, 2.0, 3.0, 4.0, 5.0], "s": list("abcde")},
-                 schema=SIMPLE)
+    t = pa.table(
+        {"id": [3, 1, 3, 2, 1], "v": [1.0, 2.0, 3.0, 4.0, 5.0], "s": list("abcde")}, schema=SIMPLE
+    )
     (f,) = _core.table_write(t, simple_options(tmp_path))
     assert f["row_count"] == 3 and f["delete_count"] == 0 and f["partition"] == {}
     assert f["path"] == "data/bucket-0/f-0.lam"
@@ -497,16 +503,27 @@ def test_later_row_of_one_write_wins(tmp_path: Path) -> None:
 
 def test_delete_then_reinsert(tmp_path: Path) -> None:
     o = simple_options(tmp_path)
-    w1 = _core.table_write(pa.table({"id": [1, 2, 3], "v": [1.0, 2.0, 3.0], "s": ["a", "b", "c"]},
-                                    schema=SIMPLE), dict(o, file_prefix="a"))
-    d = _core.table_write(pa.table({"id": pa.array([2, 3], pa.int64())}), dict(o, file_prefix="b", kind=1))
+    w1 = _core.table_write(
+        pa.table({"id": [1, 2, 3], "v": [1.0, 2.0, 3.0], "s": ["a", "b", "c"]}, schema=SIMPLE),
+        dict(o, file_prefix="a"),
+    )
+    d = _core.table_write(
+        pa.table({"id": pa.array([2, 3], pa.int64())}), dict(o, file_prefix="b", kind=1)
+    )
     assert d[0]["delete_count"] == 2
-    w2 = _core.table_write(pa.table({"id": [3], "v": [None], "s": ["z"]}, schema=SIMPLE),
-                           dict(o, file_prefix="c"))
-    files = [(str(tmp_path / w1[0]["path"]), 10), (str(tmp_path / d[0]["path"]), 20),
-             (str(tmp_path / w2[0]["path"]), 30)]
+    w2 = _core.table_write(
+        pa.table({"id": [3], "v": [None], "s": ["z"]}, schema=SIMPLE), dict(o, file_prefix="c")
+    )
+    files = [
+        (str(tmp_path / w1[0]["path"]), 10),
+        (str(tmp_path / d[0]["path"]), 20),
+        (str(tmp_path / w2[0]["path"]), 30),
+    ]
     assert merge(files, ["id", "v", "s"], o).to_pydict() == {
-        "id": [1, 3], "v": [1.0, None], "s": ["a", "z"]}
+        "id": [1, 3],
+        "v": [1.0, None],
+        "s": ["a", "z"],
+    }
     # Priorities, not list order, decide which version is newer.
     assert merge(files[::-1], ["id"], o).to_pydict() == {"id": [1, 3]}
     swapped = [(files[0][0], 10), (files[1][0], 40), (files[2][0], 30)]
@@ -517,17 +534,35 @@ def test_delete_then_reinsert(tmp_path: Path) -> None:
 
 
 def test_partition_folders_and_values(tmp_path: Path) -> None:
-    schema = pa.schema([("region", pa.string()), ("day", pa.int16()), ("id", pa.uint64()),
-                        ("v", pa.int8())])
-    t = pa.table({"region": ["eu/west", "us", "eu/west", ".."], "day": [-7, 3, -7, 0],
-                  "id": [1, 2, 3, 4], "v": [1, 2, 3, 4]}, schema=schema)
-    o = {"key_columns": ["region", "day", "id"], "partition_columns": ["region", "day"],
-         "buckets": 4, "engine": "deduplicate", "table_schema": schema.__arrow_c_schema__(),
-         "directory": str(tmp_path), "file_prefix": "x", "kind": 0}
+    schema = pa.schema(
+        [("region", pa.string()), ("day", pa.int16()), ("id", pa.uint64()), ("v", pa.int8())]
+    )
+    t = pa.table(
+        {
+            "region": ["eu/west", "us", "eu/west", ".."],
+            "day": [-7, 3, -7, 0],
+            "id": [1, 2, 3, 4],
+            "v": [1, 2, 3, 4],
+        },
+        schema=schema,
+    )
+    o = {
+        "key_columns": ["region", "day", "id"],
+        "partition_columns": ["region", "day"],
+        "buckets": 4,
+        "engine": "deduplicate",
+        "table_schema": schema.__arrow_c_schema__(),
+        "directory": str(tmp_path),
+        "file_prefix": "x",
+        "kind": 0,
+    }
     files = _core.table_write(t, o)
     dirs = {os.path.dirname(os.path.dirname(f["path"])) for f in files}
-    assert dirs == {"data/region=eu%2Fwest/day=-7", "data/region=us/day=3",
-                    "data/region=%2E%2E/day=0"}
+    assert dirs == {
+        "data/region=eu%2Fwest/day=-7",
+        "data/region=us/day=3",
+        "data/region=%2E%2E/day=0",
+    }
     values = {(f["partition"]["region"], f["partition"]["day"]) for f in files}
     assert values == {("eu/west", -7), ("us", 3), ("..", 0)}
     assert sum(f["row_count"] for f in files) == 4
@@ -535,8 +570,14 @@ def test_partition_folders_and_values(tmp_path: Path) -> None:
 
 def test_target_file_size_splits_a_bucket_into_a_run(tmp_path: Path) -> None:
     n = 20_000
-    t = pa.table({"id": pa.array(range(n, 0, -1), pa.int64()), "v": [float(i) for i in range(n)],
-                  "s": [str(i) for i in range(n)]}, schema=SIMPLE)
+    t = pa.table(
+        {
+            "id": pa.array(range(n, 0, -1), pa.int64()),
+            "v": [float(i) for i in range(n)],
+            "s": [str(i) for i in range(n)],
+        },
+        schema=SIMPLE,
+    )
     o = simple_options(tmp_path, target_file_size=50_000)
     files = _core.table_write(t, o)
     assert len(files) > 3
@@ -567,13 +608,16 @@ def test_overlapping_runs_merge(tmp_path: Path) -> None:
 def test_files_missing_a_column_read_as_nulls(tmp_path: Path) -> None:
     old = pa.schema([("id", pa.int64()), ("v", pa.float64())])
     o_old = simple_options(tmp_path, table_schema=old.__arrow_c_schema__())
-    (f1,) = _core.table_write(pa.table({"id": [1, 2], "v": [1.0, 2.0]}, schema=old),
-                              dict(o_old, file_prefix="old"))
+    (f1,) = _core.table_write(
+        pa.table({"id": [1, 2], "v": [1.0, 2.0]}, schema=old), dict(o_old, file_prefix="old")
+    )
     o = simple_options(tmp_path)
-    (f2,) = _core.table_write(pa.table({"id": [2], "v": [5.0], "s": ["new"]}, schema=SIMPLE),
-                              dict(o, file_prefix="new"))
-    out = merge([(str(tmp_path / f1["path"]), 1), (str(tmp_path / f2["path"]), 2)],
-                ["id", "v", "s"], o)
+    (f2,) = _core.table_write(
+        pa.table({"id": [2], "v": [5.0], "s": ["new"]}, schema=SIMPLE), dict(o, file_prefix="new")
+    )
+    out = merge(
+        [(str(tmp_path / f1["path"]), 1), (str(tmp_path / f2["path"]), 2)], ["id", "v", "s"], o
+    )
     assert out.to_pydict() == {"id": [1, 2], "v": [1.0, 5.0], "s": [None, "new"]}
 
 
@@ -591,15 +635,28 @@ def test_empty_inputs(tmp_path: Path) -> None:
     ("table", "kind", "message"),
     [
         (pa.table({"id": [1], "v": [1.0]}), 0, "column 's' is missing"),
-        (pa.table({"id": [1], "v": [1.0], "s": ["a"], "x": [1]}), 0, "column 'x' is not in the table"),
-        (pa.table({"id": [1], "v": pa.array([1.0], pa.float32()), "s": ["a"]}), 0, "column 'v' has type"),
-        (pa.table({"id": pa.array([1, None], pa.int64()), "v": [1.0, 2.0], "s": ["a", "b"]}), 0,
-         "primary key column 'id' contains nulls"),
+        (
+            pa.table({"id": [1], "v": [1.0], "s": ["a"], "x": [1]}),
+            0,
+            "column 'x' is not in the table",
+        ),
+        (
+            pa.table({"id": [1], "v": pa.array([1.0], pa.float32()), "s": ["a"]}),
+            0,
+            "column 'v' has type",
+        ),
+        (
+            pa.table({"id": pa.array([1, None], pa.int64()), "v": [1.0, 2.0], "s": ["a", "b"]}),
+            0,
+            "primary key column 'id' contains nulls",
+        ),
         (pa.table({"id": [1], "v": [1.0]}), 1, "column 'v' is not a primary key column"),
         (pa.table({"s": ["a"]}), 1, "column 's' is not a primary key column"),
     ],
 )
-def test_schema_errors_name_the_column(tmp_path: Path, table: pa.Table, kind: int, message: str) -> None:
+def test_schema_errors_name_the_column(
+    tmp_path: Path, table: pa.Table, kind: int, message: str
+) -> None:
     with pytest.raises(SchemaError, match=message):
         _core.table_write(table, simple_options(tmp_path, kind=kind))
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.lam"))
@@ -616,17 +673,25 @@ def test_null_key_in_a_later_batch_writes_nothing(tmp_path: Path) -> None:
 
 def test_bad_aggregate_options(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="column 'v'"):
-        _core.table_write(SIMPLE.empty_table(),
-                          simple_options(tmp_path, engine="aggregate", aggregates={"v": "count"}))
+        _core.table_write(
+            SIMPLE.empty_table(),
+            simple_options(tmp_path, engine="aggregate", aggregates={"v": "count"}),
+        )
     with pytest.raises(SchemaError, match="'s'"):
-        _core.table_write(SIMPLE.empty_table(),
-                          simple_options(tmp_path, engine="aggregate", aggregates={"s": "sum"}))
+        _core.table_write(
+            SIMPLE.empty_table(),
+            simple_options(tmp_path, engine="aggregate", aggregates={"s": "sum"}),
+        )
     with pytest.raises(SchemaError, match="'id' cannot be aggregated"):
-        _core.table_write(SIMPLE.empty_table(),
-                          simple_options(tmp_path, engine="aggregate", aggregates={"id": "max"}))
+        _core.table_write(
+            SIMPLE.empty_table(),
+            simple_options(tmp_path, engine="aggregate", aggregates={"id": "max"}),
+        )
     with pytest.raises(Exception, match="unknown aggregate function 'median'"):
-        _core.table_write(SIMPLE.empty_table(),
-                          simple_options(tmp_path, engine="aggregate", aggregates={"v": "median"}))
+        _core.table_write(
+            SIMPLE.empty_table(),
+            simple_options(tmp_path, engine="aggregate", aggregates={"v": "median"}),
+        )
     with pytest.raises(Exception, match="unknown merge engine"):
         _core.table_write(SIMPLE.empty_table(), simple_options(tmp_path, engine="newest"))
     with pytest.raises(SchemaError, match="'nope'"):
@@ -645,12 +710,14 @@ def test_per_row_sequences_decide_between_files(tmp_path: Path, key_type: pa.Dat
     rows_b = [(key(i), 200 + i, 1 if i % 6 == 0 else 0, 20) for i in range(0, 40, 3)]
     paths = []
     for name, rows in (("a", rows_a), ("b", rows_b)):
-        t = pa.table({
-            "id": pa.array([r[0] for r in rows], key_type),
-            "v": pa.array([None if r[2] else r[1] for r in rows], pa.int64()),
-            "_kind": pa.array([r[2] for r in rows], pa.int8()),
-            "_seq": pa.array([r[3] for r in rows], pa.uint64()),
-        })
+        t = pa.table(
+            {
+                "id": pa.array([r[0] for r in rows], key_type),
+                "v": pa.array([None if r[2] else r[1] for r in rows], pa.int64()),
+                "_kind": pa.array([r[2] for r in rows], pa.int8()),
+                "_seq": pa.array([r[3] for r in rows], pa.uint64()),
+            }
+        )
         path = str(tmp_path / f"{name}.lam")
         _core.write_file(path, t.__arrow_c_stream__(), {})
         paths.append(path)
@@ -663,7 +730,11 @@ def test_per_row_sequences_decide_between_files(tmp_path: Path, key_type: pa.Dat
         _seq, _run, kind, v = max(vs)  # newest: largest seq, then later file
         if kind == 0:
             expected[k] = v
-    o = {"key_columns": ["id"], "engine": "deduplicate", "table_schema": schema.__arrow_c_schema__()}
+    o = {
+        "key_columns": ["id"],
+        "engine": "deduplicate",
+        "table_schema": schema.__arrow_c_schema__(),
+    }
     # Priorities say b is newer; the sequences say otherwise for half of a's rows.
     out = merge([(paths[0], 1), (paths[1], 2)], ["id", "v"], o).to_pydict()
     assert dict(zip(out["id"], out["v"])) == expected

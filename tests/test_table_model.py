@@ -244,6 +244,17 @@ class TableMachine(RuleBasedStateMachine):
         assert tx.snapshot is not None
         self._record(tx.snapshot)
 
+    @rule(full=st.booleans())
+    def compact(self, full: bool) -> None:
+        snap = self.table.compact(full=full)
+        if snap is not None:  # compaction never changes what a read returns
+            self._record(snap)
+
+    @rule(retain=st.integers(1, 3))
+    def expire(self, retain: int) -> None:
+        expired = set(self.table.expire_snapshots(retain_last=retain))
+        self.history = [(sid, rows) for sid, rows in self.history if sid not in expired]
+
     @rule()
     def reopen(self) -> None:
         self.table = lamina.open_table(self.dir + "/t")

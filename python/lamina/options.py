@@ -19,6 +19,20 @@ _OPTIONS: dict[str, tuple[str, Any, str]] = {
     "target_file_size": ("134217728", int, "bytes per data file written (about)"),
     "commit.max_retries": ("100", int, "attempts before CommitConflictError"),
     "write.sync": ("true", "bool", "fsync data, manifests and snapshots before a commit returns"),
+    "compaction.max_size_amplification_percent": (
+        "200",
+        int,
+        "full compaction when the newer runs add more than this % of the oldest run's size",
+    ),
+    "compaction.size_ratio": ("1", int, "merge newer runs while each is within this % in size"),
+    "compaction.num_sorted_run_trigger": ("5", int, "compact when a bucket has more runs"),
+    "compaction.num_sorted_run_stop_trigger": (
+        "10",
+        int,
+        "writers compact inline when a bucket has more runs, so reads stay bounded",
+    ),
+    "compaction.after_commit": ("false", "bool", "compact after every write commit"),
+    "manifest.merge_min_count": ("30", int, "merge manifests into one when a snapshot has more"),
 }
 
 
@@ -60,7 +74,7 @@ def validate(options: Mapping[str, Any] | None, merge_engine: str) -> dict[str, 
                 _parse_bool(key, v)
             else:
                 n = parser(v)
-                if n <= 0:
+                if n < 0 or (n == 0 and key != "compaction.size_ratio"):
                     raise ValueError
         except ValueError:
             raise InvalidArgumentError(f"option {key!r}: bad value {value!r}") from None

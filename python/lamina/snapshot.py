@@ -47,6 +47,7 @@ MANIFEST_SCHEMA = pa.schema(
         ("priority", pa.uint64()),
         ("schema_id", pa.int64()),
         ("snapshot_id", pa.int64()),
+        ("run", pa.int32()),
     ]
 )
 
@@ -67,6 +68,7 @@ class DataFile:
     priority: int = 0
     schema_id: int = 0
     snapshot_id: int = 0
+    run: int = 0  # files of one commit with the same (level, run) form one sorted run
 
     @property
     def partition_dict(self) -> dict[str, Any]:
@@ -228,6 +230,7 @@ class SnapshotStore:
             cols["priority"].append(f.priority)
             cols["schema_id"].append(f.schema_id)
             cols["snapshot_id"].append(f.snapshot_id)
+            cols["run"].append(f.run)
         table = pa.table(cols, schema=MANIFEST_SCHEMA)
         path = os.path.join(self.manifest_dir, name)
         lformat.write_file(path, table, sync=self.io.sync)
@@ -257,6 +260,7 @@ class SnapshotStore:
                         priority=d["priority"][i],
                         schema_id=d["schema_id"][i],
                         snapshot_id=d["snapshot_id"][i],
+                        run=d["run"][i],
                     )
                 )
             self._manifest_kinds[name] = list(d["kind"])
@@ -288,6 +292,7 @@ class SnapshotStore:
         summary: dict[str, Any],
         max_retries: int,
         check: Any | None = None,
+        merge_min_count: int = 30,
     ) -> Snapshot:
         """Commits ``adds``/``deletes`` as a new snapshot, retrying on conflicts.
 
@@ -308,6 +313,12 @@ class SnapshotStore:
             entries += [(DELETE, f) for f in deletes]
             manifest = self.write_manifest(entries)
             base = parent.manifests if parent is not None else ()
+            merged = None
+            if parent is not None and len(base) + 1 > merge_min_count:
+                # Keep planning bounded: fold the parent's manifests into one that lists
+                # only its live files; this commit's own manifest stays the delta.
+                merged = self.write_manifest([(ADD, f) for f in self.live_files(parent)])
+                base = (merged,)
             record_delta = sum(f.row_count for f in adds) - sum(f.row_count for f in deletes)
             snap = Snapshot(
                 id=sid,
@@ -331,6 +342,8 @@ class SnapshotStore:
                     pass  # only a hint
                 return snap
             self.io.remove(os.path.join(self.manifest_dir, manifest))
+            if merged is not None:
+                self.io.remove(os.path.join(self.manifest_dir, merged))
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise CommitConflictError(
             f"could not commit after {max_retries} attempts: other writers kept winning; "

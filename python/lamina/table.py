@@ -222,6 +222,39 @@ class Table:
             raise
         tx._commit()
 
+    # ---- maintenance ----------------------------------------------------------------
+
+    def compact(self, full: bool = False) -> Snapshot | None:
+        """Compacts buckets by the universal policy (``full=True``: everything).
+
+        Returns the ``compact`` snapshot, whose ``summary`` holds the metrics (files, rows
+        and bytes in and out, rows purged, seconds), or None when there was nothing to do
+        or another commit removed this compaction's inputs first (then it leaves no
+        trace). Full compaction drops deleted rows physically.
+        """
+        from lamina.compaction import compact
+
+        return compact(self, full=full)
+
+    def expire_snapshots(
+        self, retain_last: int = 1, older_than: datetime.timedelta | None = None
+    ) -> list[int]:
+        """Removes all but the newest ``retain_last`` snapshots (only those older than
+        ``older_than`` if given), never a tagged one, and deletes the files that only
+        they referenced. Returns the expired ids."""
+        from lamina.maintenance import expire_snapshots
+
+        return expire_snapshots(self, retain_last, older_than)
+
+    def remove_orphan_files(
+        self, older_than: datetime.timedelta = datetime.timedelta(days=1)
+    ) -> list[str]:
+        """Deletes files that no snapshot or tag references and that are older than
+        ``older_than`` (``timedelta(0)``: all of them); returns their paths."""
+        from lamina.maintenance import remove_orphan_files
+
+        return remove_orphan_files(self, older_than)
+
     # ---- snapshots and tags ---------------------------------------------------------
 
     def snapshots(self) -> list[Snapshot]:
@@ -419,6 +452,7 @@ class Transaction:
         self._ts = table._table_schema()
         self._files: list[DataFile] = []
         self._rows = {"written": 0, "deleted": 0}
+        self._calls = 0
         self.snapshot: Snapshot | None = None
         self._done = False
 
@@ -441,6 +475,7 @@ class Transaction:
             }
         )
         metas = _core.table_write(table.__arrow_c_stream__(), options)
+        self._calls += 1  # the files of one call are one sorted run per bucket
         for m in metas:
             self._files.append(
                 DataFile(
@@ -453,6 +488,7 @@ class Transaction:
                     min_key=bytes(m["min_key"]),
                     max_key=bytes(m["max_key"]),
                     schema_id=ts.id,
+                    run=self._calls,
                 )
             )
 
@@ -496,7 +532,15 @@ class Transaction:
                     "files_added": len(self._files),
                 },
                 max_retries=opts.get_int(self._ts.options, "commit.max_retries"),
+                merge_min_count=opts.get_int(self._ts.options, "manifest.merge_min_count"),
             )
         except BaseException:
             self._abort()
             raise
+        from lamina.compaction import needs_inline_compaction
+
+        if opts.get_bool(self._ts.options, "compaction.after_commit") or needs_inline_compaction(
+            self._t, self.snapshot
+        ):
+            # Reads must not degrade without bound: compact before returning.
+            self._t.compact()

@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
   lamina::py::RegisterEncoding(enc);
   lamina::py::RegisterFormat(m);
   lamina::py::RegisterTable(m);
+  lamina::py::RegisterCompact(m);
 }

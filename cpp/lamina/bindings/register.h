@@ -9,5 +9,6 @@ void RegisterErrors(pybind11::module_& m);
 void RegisterEncoding(pybind11::module_& m);
 void RegisterFormat(pybind11::module_& m);
 void RegisterTable(pybind11::module_& m);
+void RegisterCompact(pybind11::module_& m);
 
 }  // namespace lamina::py

@@ -25,6 +25,12 @@ class MappedSource : public Source {
   }
   const uint8_t* data() const override { return static_cast<const uint8_t*>(p_); }
   size_t size() const override { return n_; }
+  void Evict(size_t offset, size_t length) override {
+    static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    size_t lo = (offset + page - 1) / page * page;
+    size_t hi = std::min(offset + length, n_) / page * page;
+    if (p_ != nullptr && lo < hi) ::madvise(static_cast<uint8_t*>(p_) + lo, hi - lo, MADV_DONTNEED);
+  }
 
  private:
   void* p_;
@@ -494,6 +500,52 @@ Status FileReader::Take(const std::vector<size_t>& columns, const int64_t* indic
     });
     return TakeColumn(columns[k], indices, page_of, order, &(*out)[k]);
   });
+}
+
+Status FileReader::ReadRange(const std::vector<size_t>& columns, uint64_t begin, uint64_t end,
+                             std::vector<OwnedArray>* out) {
+  if (begin > end || end > meta_.num_rows) {
+    return Status::InvalidArgument("row range [" + std::to_string(begin) + ", " +
+                                   std::to_string(end) + ") out of range for a file of " +
+                                   std::to_string(meta_.num_rows) + " rows");
+  }
+  size_t m = static_cast<size_t>(end - begin);
+  std::vector<int64_t> idx(m);
+  std::vector<size_t> order(m);
+  for (size_t j = 0; j < m; ++j) {
+    idx[j] = static_cast<int64_t>(begin + j);
+    order[j] = j;
+  }
+  out->clear();
+  out->resize(columns.size());
+  return ParallelFor(columns.size(), [&](size_t k) -> Status {
+    LAMINA_ASSIGN_OR_RETURN(ColumnState * st, State(columns[k]));
+    const auto& pages = st->meta.pages;
+    std::vector<uint32_t> page_of(m);
+    size_t p = 0;
+    for (size_t j = 0; j < m; ++j) {
+      while (p + 1 < pages.size() && pages[p + 1].row_start <= static_cast<uint64_t>(idx[j])) ++p;
+      page_of[j] = static_cast<uint32_t>(p);
+    }
+    return TakeColumn(columns[k], idx.data(), page_of, order, &(*out)[k]);
+  });
+}
+
+void FileReader::EvictRowsBefore(const std::vector<size_t>& columns, uint64_t row) {
+  for (size_t c : columns) {
+    auto st = State(c);
+    if (!st.ok()) continue;
+    ColumnState* cs = st.value();
+    const auto& pages = cs->meta.pages;
+    size_t first = cs->evicted, end = first;
+    while (end < pages.size() && pages[end].row_start + pages[end].num_rows <= row) ++end;
+    if (end == first) continue;
+    // A column's pages are contiguous in the file: evict their span at once.
+    uint64_t lo = pages[first].offset;
+    uint64_t hi = pages[end - 1].offset + pages[end - 1].length;
+    if (hi > lo) source_->Evict(static_cast<size_t>(lo), static_cast<size_t>(hi - lo));
+    cs->evicted = end;
+  }
 }
 
 }  // namespace lamina::format

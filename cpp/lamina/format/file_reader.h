@@ -23,6 +23,9 @@ class Source {
   virtual ~Source() = default;
   virtual const uint8_t* data() const = 0;
   virtual size_t size() const = 0;
+  // Hint: bytes [offset, offset + length) will not be read again soon (a mapping drops
+  // their pages from memory; they fault back in from the page cache if read).
+  virtual void Evict(size_t offset, size_t length) {}
 };
 
 // Maps `path` read-only. NotFound if it does not exist.
@@ -49,12 +52,23 @@ class FileReader {
   Status Take(const std::vector<size_t>& columns, const int64_t* indices, size_t m,
               std::vector<OwnedArray>* out);
 
+  // Rows [begin, end) of the columns (reading a file a window at a time): decodes only
+  // the pages that overlap the range, in parallel across columns.
+  Status ReadRange(const std::vector<size_t>& columns, uint64_t begin, uint64_t end,
+                   std::vector<OwnedArray>* out);
+
+  // Evicts (Source::Evict) the pages of the columns that hold only rows before `row`:
+  // a sequential reader keeps its resident memory bounded. Not safe to call concurrently
+  // with itself; reads stay correct.
+  void EvictRowsBefore(const std::vector<size_t>& columns, uint64_t row);
+
  private:
   struct ColumnState {
     std::once_flag once;
     Status status;
     ColumnMeta meta;
     std::unique_ptr<std::atomic<bool>[]> verified;
+    size_t evicted = 0;  // pages [0, evicted) were evicted
   };
 
   FileReader() = default;

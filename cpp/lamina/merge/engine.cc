@@ -306,7 +306,12 @@ void LiveVersions(const MergedRuns& m, const std::vector<const int8_t*>& kinds,
     uint32_t i = e;
     while (i > b) {
       const int8_t* k = kinds[m.run[i - 1]];
-      if (k != nullptr && k[m.row[i - 1]] != 0) break;  // a delete
+      int8_t kind = k != nullptr ? k[m.row[i - 1]] : 0;
+      if (kind == kKindReset) {  // an upsert that hides every older version
+        --i;
+        break;
+      }
+      if (kind != 0) break;  // a delete
       --i;
     }
     if (i == e) continue;  // the newest version is a delete

@@ -75,8 +75,13 @@ bool IsPositional(AggFn fn);
 // REQUIRES: IsPositional(fn)
 void SelectPositional(AggFn fn, const KeyVersions& versions, Selection* out);
 
+// `_kind` 2: an upsert that also hides every older version (a delete immediately
+// followed by this upsert). Compaction writes it when it folds versions that followed a
+// delete but keeps older runs (table/compact.h).
+constexpr int8_t kKindReset = 2;
+
 // For reads: keeps keys whose newest version is not a delete, from after their newest
-// delete. kinds[r] is run r's `_kind` column (nullptr: the run has no deletes; when no
+// delete (or from their newest reset upsert, kind 2). kinds[r] is run r's `_kind` column (nullptr: the run has no deletes; when no
 // run has any, `out` shares `merged`'s key boundaries, which must outlive it).
 void LiveVersions(const MergedRuns& merged, const std::vector<const int8_t*>& kinds,
                   KeyVersions* out);

@@ -1,0 +1,116 @@
+// Compaction of one bucket's sorted runs (table/compact.h). The Python compaction policy
+// (python/lamina/compaction.py) picks the runs and commits the result.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <set>
+
+#include "lamina/bindings/arrow_capsules.h"
+#include "lamina/bindings/register.h"
+#include "lamina/bindings/status_error.h"
+#include "lamina/table/compact.h"
+
+namespace pyb = pybind11;
+
+namespace lamina::py {
+namespace {
+
+// The options table_merge_read takes, plus compaction's own. Write options are accepted
+// (and ignored) so callers can pass one table options dict.
+const std::set<std::string> kCompactKeys = {
+    "key_columns", "engine", "aggregates", "table_schema",                     // table
+    "partition_columns", "buckets", "kind",                                      // write (ignored)
+    "directory", "output_dir", "file_prefix", "target_file_size", "sync",
+    "drop_deletes", "level", "window_bytes", "window_rows"};
+
+Schema SchemaArg(pyb::object obj) {
+  if (pyb::hasattr(obj, "__arrow_c_schema__")) obj = obj.attr("__arrow_c_schema__")();
+  if (!pyb::isinstance<pyb::capsule>(obj)) {
+    throw StatusError(Status::InvalidArgument("table_schema must be an arrow_schema capsule"));
+  }
+  auto cap = pyb::reinterpret_borrow<pyb::capsule>(obj);
+  if (std::string(cap.name() ? cap.name() : "") != "arrow_schema") {
+    throw StatusError(Status::InvalidArgument("table_schema must be an arrow_schema capsule"));
+  }
+  Schema s;
+  ThrowIfError(ImportSchema(*cap.get_pointer<ArrowSchema>(), &s));
+  return s;
+}
+
+table::CompactRequest ParseCompactOptions(const pyb::dict& d) {
+  for (auto item : d) {
+    std::string k = pyb::cast<std::string>(item.first);
+    if (kCompactKeys.count(k) == 0) {
+      throw StatusError(Status::InvalidArgument("unknown compaction option '" + k + "'"));
+    }
+  }
+  for (const char* req : {"table_schema", "key_columns", "directory", "file_prefix"}) {
+    if (!d.contains(req)) throw StatusError(Status::InvalidArgument(std::string(req) + " is required"));
+  }
+  table::CompactRequest r;
+  r.table.table_schema = SchemaArg(d["table_schema"]);
+  r.table.key_columns = pyb::cast<std::vector<std::string>>(d["key_columns"]);
+  if (d.contains("engine")) {
+    r.table.engine = ValueOrThrow(merge::ParseEngine(pyb::cast<std::string>(d["engine"])));
+  }
+  if (d.contains("aggregates") && !d["aggregates"].is_none()) {
+    for (auto kv : pyb::cast<pyb::dict>(d["aggregates"])) {
+      r.table.aggregates[pyb::cast<std::string>(kv.first)] =
+          ValueOrThrow(merge::ParseAggFn(pyb::cast<std::string>(kv.second)));
+    }
+  }
+  r.directory = pyb::cast<std::string>(pyb::str(d["directory"]));
+  r.file_prefix = pyb::cast<std::string>(d["file_prefix"]);
+  if (d.contains("output_dir")) r.output_dir = pyb::cast<std::string>(pyb::str(d["output_dir"]));
+  if (d.contains("target_file_size")) r.target_file_size = pyb::cast<int64_t>(d["target_file_size"]);
+  if (d.contains("sync")) r.sync = pyb::cast<bool>(d["sync"]);
+  if (d.contains("drop_deletes")) r.drop_deletes = pyb::cast<bool>(d["drop_deletes"]);
+  if (d.contains("level")) r.level = pyb::cast<int>(d["level"]);
+  if (d.contains("window_bytes")) r.window_bytes = pyb::cast<uint64_t>(d["window_bytes"]);
+  if (d.contains("window_rows")) r.window_rows = pyb::cast<uint64_t>(d["window_rows"]);
+  return r;
+}
+
+pyb::dict TableCompact(const std::vector<std::pair<std::string, uint64_t>>& files,
+                       const pyb::dict& options) {
+  table::CompactRequest req = ParseCompactOptions(options);
+  std::vector<table::CompactInput> in;
+  for (const auto& [path, priority] : files) in.push_back({path, priority});
+  table::CompactResult r;
+  {
+    pyb::gil_scoped_release release;  // decoding, merging, encoding and I/O touch no Python objects
+    r = ValueOrThrow(table::Compact(in, std::move(req)));
+  }
+  pyb::list out;
+  for (const table::CompactedFile& f : r.files) {
+    pyb::dict d;
+    d["path"] = f.path;
+    d["row_count"] = f.row_count;
+    d["file_size"] = f.file_size;
+    d["min_key"] = pyb::bytes(f.min_key);
+    d["max_key"] = pyb::bytes(f.max_key);
+    d["min_seq"] = f.min_seq;
+    d["max_seq"] = f.max_seq;
+    d["delete_count"] = f.delete_count;
+    out.append(d);
+  }
+  pyb::dict res;
+  res["files"] = out;
+  res["rows_in"] = r.rows_in;
+  res["rows_out"] = r.rows_out;
+  res["bytes_in"] = r.bytes_in;
+  res["bytes_out"] = r.bytes_out;
+  res["rows_purged"] = r.rows_purged;
+  return res;
+}
+
+}  // namespace
+
+void RegisterCompact(pyb::module_& m) {
+  m.def("table_compact", &TableCompact, pyb::arg("files"), pyb::arg("options"),
+        "Merges runs (path, priority) of one bucket, oldest first, into one new sorted run "
+        "of key-disjoint files with per-row _seq; returns {files, rows_in, rows_out, "
+        "bytes_in, bytes_out, rows_purged}.");
+}
+
+}  // namespace lamina::py

@@ -1,0 +1,697 @@
+#include "lamina/table/compact.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "lamina/format/file_reader.h"
+#include "lamina/format/file_writer.h"
+#include "lamina/merge/engine.h"
+#include "lamina/merge/gather.h"
+#include "lamina/merge/key.h"
+#include "lamina/merge/loser_tree.h"
+#include "lamina/util/bit_util.h"
+#include "lamina/util/parallel.h"
+
+namespace lamina::table {
+namespace {
+
+constexpr int8_t kUpsert = 0;
+constexpr int8_t kDelete = 1;
+constexpr int8_t kReset = merge::kKindReset;
+constexpr uint64_t kMinWindowRows = 4096;
+constexpr uint64_t kMaxWindowRows = 65536;
+
+// Rows [a, a + len) of view v.
+ArrayView SliceView(const ArrayView& v, uint64_t a, uint64_t len) {
+  ArrayView s = v;
+  s.offset = v.offset + static_cast<int64_t>(a);
+  s.length = static_cast<int64_t>(len);
+  s.null_count = s.validity ? CountNulls(s.validity, s.offset, s.length) : 0;
+  if (s.null_count == 0) s.validity = nullptr;
+  return s;
+}
+
+// Uncompressed bytes of a view (an estimate for window and file sizes).
+uint64_t EstimateBytes(const ArrayView& v) {
+  const DataType& t = *v.type;
+  uint64_t n = static_cast<uint64_t>(v.length);
+  if (n == 0) return 0;
+  if (t.byte_width() > 0) return n * static_cast<uint64_t>(t.byte_width());
+  if (t.id == TypeId::kBool) return (n + 7) / 8;
+  if (t.id == TypeId::kFixedSizeList && !v.children.empty()) {
+    return n * static_cast<uint64_t>(t.list_size) *
+           static_cast<uint64_t>(std::max(1, v.children[0].type->byte_width()));
+  }
+  uint64_t offsets = n * (t.has_large_offsets() ? 8 : 4);
+  uint64_t span = static_cast<uint64_t>(v.OffsetAt(v.length) - v.OffsetAt(0));
+  if (t.is_binary_like()) return offsets + span;
+  if (!v.children.empty()) {
+    const ArrayView& c = v.children[0];
+    uint64_t w = c.type->byte_width() > 0 ? static_cast<uint64_t>(c.type->byte_width()) : 8;
+    return offsets + span * w;
+  }
+  return offsets;
+}
+
+Field SystemField(const char* name, TypeId id) {
+  Field f;
+  f.name = name;
+  f.type.id = id;
+  f.nullable = false;
+  return f;
+}
+
+// The normalized key of row i of the key columns `keys`.
+Result<std::string> KeyOf(const std::vector<ArrayView>& keys, size_t nk,
+                          const std::vector<std::string>& names, uint64_t i) {
+  std::vector<ArrayView> one;
+  std::vector<const ArrayView*> ptrs;
+  one.reserve(nk);
+  for (size_t k = 0; k < nk; ++k) one.push_back(SliceView(keys[k], i, 1));
+  for (const ArrayView& v : one) ptrs.push_back(&v);
+  merge::NormalizedKeys nkeys;
+  LAMINA_RETURN_IF_ERROR(merge::NormalizeKeys(ptrs, names, &nkeys));
+  return nkeys.KeyBytes(0);
+}
+
+// One input file, read a window of rows at a time.
+struct Input {
+  std::string path;
+  uint64_t priority = 0;
+  std::unique_ptr<format::FileReader> reader;
+  uint64_t num_rows = 0, file_size = 0;
+  std::vector<size_t> cols;  // file columns read: keys (in key order), _kind, _seq, values
+  int kind_at = -1, seq_at = -1;
+  std::vector<int> at_of;  // table column -> index into cols (-1: the file lacks it)
+  bool has_min_key = false;
+  std::string min_key;  // footer range: no row has a smaller key (checked on read)
+  uint64_t window_rows = 0;  // rows per window (the first window: see Open)
+  uint64_t row_bytes = 0;  // decoded bytes per row, measured on the first window
+  bool loaded = false;     // a window has been decoded
+  uint64_t win_begin = 0, win_end = 0, cursor = 0;  // rows [cursor, win_end) are pending
+  std::vector<OwnedArray> arrays;
+  std::vector<ArrayView> views;
+  std::string last_key;  // key of row win_end - 1
+  std::string prev_key;  // key of the last row consumed
+  bool consumed_any = false;
+
+  bool undecoded() const { return win_end < num_rows; }
+  bool remaining() const { return cursor < win_end; }
+};
+
+Status OpenInput(const CompactInput& f, const TableOptions& o, Input* in) {
+  in->path = f.path;
+  in->priority = f.priority;
+  LAMINA_ASSIGN_OR_RETURN(in->reader, format::FileReader::Open(f.path));
+  const Schema& fs = in->reader->schema();
+  const Schema& ts = o.table_schema;
+  in->at_of.assign(ts.fields.size(), -1);
+  for (size_t k = 0; k < o.key_columns.size(); ++k) {
+    int c = fs.FieldIndex(o.key_columns[k]);
+    const Field& want = ts.fields[o.key_index[k]];
+    if (c < 0) {
+      return Status::Corruption(f.path + ": data file lacks primary key column '" + want.name + "'");
+    }
+    if (!fs.fields[c].type.Equals(want.type)) {
+      return Status::SchemaError(f.path + ": primary key column '" + want.name + "' has type " +
+                                 fs.fields[c].type.ToString() + ", the table schema has " +
+                                 want.type.ToString());
+    }
+    in->at_of[o.key_index[k]] = static_cast<int>(in->cols.size());
+    in->cols.push_back(static_cast<size_t>(c));
+  }
+  int kc = fs.FieldIndex(kKindColumn), sc = fs.FieldIndex(kSeqColumn);
+  if (kc >= 0) {
+    if (fs.fields[kc].type.id != TypeId::kInt8) return Status::Corruption(f.path + ": _kind is not int8");
+    in->kind_at = static_cast<int>(in->cols.size());
+    in->cols.push_back(static_cast<size_t>(kc));
+  }
+  if (sc >= 0) {
+    if (fs.fields[sc].type.id != TypeId::kUInt64) {
+      return Status::Corruption(f.path + ": _seq is not uint64");
+    }
+    in->seq_at = static_cast<int>(in->cols.size());
+    in->cols.push_back(static_cast<size_t>(sc));
+  }
+  for (size_t t = 0; t < ts.fields.size(); ++t) {
+    if (in->at_of[t] >= 0) continue;  // a key column
+    int c = fs.FieldIndex(ts.fields[t].name);
+    if (c < 0) continue;
+    if (!fs.fields[c].type.Equals(ts.fields[t].type)) {
+      return Status::InvalidArgument(f.path + ": column '" + ts.fields[t].name + "' has type " +
+                                     fs.fields[c].type.ToString() + ", the table schema has " +
+                                     ts.fields[t].type.ToString() +
+                                     " (casting on read is not supported)");
+    }
+    in->at_of[t] = static_cast<int>(in->cols.size());
+    in->cols.push_back(static_cast<size_t>(c));
+  }
+  in->num_rows = in->reader->num_rows();
+  in->window_rows = kMinWindowRows;
+  in->file_size = in->reader->file_size();
+  const format::KeyRange& kr = in->reader->meta().ranges;
+  if (kr.present) {
+    in->has_min_key = true;
+    in->min_key = kr.min_key;
+  }
+  return Status::OK();
+}
+
+// Decodes the next window of `in` (the previous one must be consumed).
+Status LoadWindow(Input* in, const TableOptions& o, uint64_t window_bytes, uint64_t fixed_rows) {
+  size_t nk = o.key_columns.size();
+  uint64_t b = in->win_end;
+  uint64_t e = std::min(in->num_rows, b + in->window_rows);
+  in->views.clear();
+  in->arrays.clear();
+  LAMINA_RETURN_IF_ERROR(in->reader->ReadRange(in->cols, b, e, &in->arrays));
+  in->reader->EvictRowsBefore(in->cols, b);  // rows before b are merged: drop their pages
+  if (in->kind_at >= 0) {
+    const OwnedArray& k = in->arrays[in->kind_at];
+    if (k.null_count != 0) return Status::Corruption(in->path + ": _kind has nulls");
+    const int8_t* kv = k.values->as<int8_t>();
+    for (uint64_t i = 0; i < e - b; ++i) {
+      if (kv[i] < kUpsert || kv[i] > kReset) {
+        return Status::Corruption(in->path + ": _kind " + std::to_string(kv[i]) + " is not 0, 1 or 2");
+      }
+    }
+  }
+  if (in->seq_at >= 0 && in->arrays[in->seq_at].null_count != 0) {
+    return Status::Corruption(in->path + ": _seq has nulls");
+  }
+  for (const OwnedArray& a : in->arrays) in->views.push_back(merge::ViewOf(a));
+  in->win_begin = b;
+  in->win_end = e;
+  if (!in->loaded) {
+    uint64_t bytes = 0;
+    for (const ArrayView& v : in->views) bytes += EstimateBytes(v);
+    in->row_bytes = std::max<uint64_t>(1, bytes / std::max<uint64_t>(1, e - b));
+    in->window_rows = fixed_rows > 0 ? fixed_rows
+                                     : std::clamp<uint64_t>(window_bytes / in->row_bytes,
+                                                            kMinWindowRows, kMaxWindowRows);
+    in->loaded = true;
+  }
+  LAMINA_ASSIGN_OR_RETURN(in->last_key, KeyOf(in->views, nk, o.key_columns, e - b - 1));
+  if (b == 0 && in->has_min_key) {
+    LAMINA_ASSIGN_OR_RETURN(std::string first, KeyOf(in->views, nk, o.key_columns, 0));
+    if (first < in->min_key) {
+      return Status::Corruption(in->path + ": a key is below the file's key range");
+    }
+  }
+  return Status::OK();
+}
+
+void ReleaseInput(Input* in) {
+  in->views.clear();
+  in->arrays.clear();
+  in->reader.reset();  // unmaps the file
+}
+
+// Which keys a round takes: everything, keys <= key (inclusive) or keys < key.
+struct Cutoff {
+  bool unbounded = true;
+  bool inclusive = true;
+  std::string key;
+};
+
+bool Within(const std::string& k, const Cutoff& c) {
+  if (c.unbounded) return true;
+  int cmp = k.compare(c.key);
+  return c.inclusive ? cmp <= 0 : cmp < 0;
+}
+
+// The end of the rows of `in`'s window that a round with cutoff `c` takes.
+Result<uint64_t> RoundEnd(const Input& in, const TableOptions& o, const Cutoff& c) {
+  if (!in.loaded || !in.remaining()) return in.cursor;
+  if (Within(in.last_key, c)) return in.win_end;
+  size_t nk = o.key_columns.size();
+  uint64_t lo = in.cursor, hi = in.win_end - 1;  // rows [lo, hi) undecided; hi is out
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    LAMINA_ASSIGN_OR_RETURN(std::string k, KeyOf(in.views, nk, o.key_columns, mid - in.win_begin));
+    if (Within(k, c)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+// Sets rows `rows` of `a` null.
+void NullRows(OwnedArray* a, const std::vector<uint32_t>& rows) {
+  if (rows.empty()) return;
+  size_t bytes = static_cast<size_t>((a->length + 7) / 8);
+  if (!a->validity) {
+    a->validity = Buffer::Allocate(bytes, /*zero=*/false);
+    std::memset(a->validity->data(), 0xFF, bytes);
+  }
+  for (uint32_t r : rows) ClearBit(a->validity->data(), r);
+  a->null_count = CountNulls(a->validity->data(), 0, a->length);
+}
+
+// Folded rows of one round, waiting to be written.
+struct Chunk {
+  std::vector<OwnedArray> cols;  // table columns, then _kind, then _seq
+  uint64_t length = 0;
+  uint64_t used = 0;  // rows already written
+  double row_bytes = 1;
+};
+
+class Compactor {
+ public:
+  Compactor(const std::vector<CompactInput>& files, CompactRequest& req)
+      : files_(files), req_(req), o_(req.table), ts_(req.table.table_schema) {}
+
+  Status Run(CompactResult* result);
+  const std::vector<std::string>& written() const { return written_; }
+
+ private:
+  Status LoadAll(const std::vector<size_t>& which);
+  Status PlanRound(Cutoff* cut, bool* finished);
+  Status Round(const Cutoff& cut);
+  Status Flush(bool final);
+  Status WriteOne(std::vector<std::vector<ArrayView>> batches, uint64_t rows);
+
+  const std::vector<CompactInput>& files_;
+  CompactRequest& req_;
+  const TableOptions& o_;
+  const Schema& ts_;
+  size_t nk_ = 0, ncols_ = 0;
+  std::vector<merge::AggFn> fns_;
+  Schema file_schema_;
+  std::vector<Input> in_;
+  std::string prev_round_key_;
+  bool any_round_ = false;
+  std::deque<Chunk> chunks_;
+  double pending_bytes_ = 0;  // estimated decoded bytes of unwritten rows
+  double ratio_ = 0;          // bytes on disk per estimated decoded byte (0: unknown yet)
+  double raw_out_ = 0;
+  std::vector<std::string> written_;  // absolute paths
+  CompactResult* res_ = nullptr;
+};
+
+Status Compactor::LoadAll(const std::vector<size_t>& which) {
+  return ParallelFor(which.size(), [&](size_t i) {
+    return LoadWindow(&in_[which[i]], o_, req_.window_bytes, req_.window_rows);
+  });
+}
+
+// Refills consumed windows and picks the round's cutoff: every version of a key within
+// the cutoff is decoded (in a window, or before it), none beyond is needed.
+Status Compactor::PlanRound(Cutoff* cut, bool* finished) {
+  std::vector<size_t> load;
+  for (size_t r = 0; r < in_.size(); ++r) {
+    Input& in = in_[r];
+    if (in.num_rows == 0) continue;
+    // Consumed windows refill; files without a key range load at once.
+    if (in.loaded ? (!in.remaining() && in.undecoded()) : !in.has_min_key) load.push_back(r);
+  }
+  LAMINA_RETURN_IF_ERROR(LoadAll(load));
+  for (;;) {
+    // L: the smallest last decoded key of inputs with undecoded rows (their rows beyond
+    // it are not decoded yet). M: the smallest first key of inputs not loaded yet.
+    const std::string* L = nullptr;
+    const std::string* M = nullptr;
+    for (const Input& in : in_) {
+      if (in.num_rows == 0) continue;
+      if (in.loaded && in.undecoded() && (L == nullptr || in.last_key < *L)) L = &in.last_key;
+      if (!in.loaded && (M == nullptr || in.min_key < *M)) M = &in.min_key;
+    }
+    if (M != nullptr && L != nullptr && *M <= *L) {
+      load.clear();
+      for (size_t r = 0; r < in_.size(); ++r) {
+        if (!in_[r].loaded && in_[r].num_rows > 0 && in_[r].min_key <= *L) load.push_back(r);
+      }
+      LAMINA_RETURN_IF_ERROR(LoadAll(load));
+      continue;
+    }
+    if (L != nullptr) {
+      *cut = Cutoff{false, true, *L};
+      *finished = false;
+      return Status::OK();
+    }
+    if (M != nullptr) {
+      // Everything loaded is decoded to its end: take its keys below M, unless none are
+      // pending there (then load the inputs that start at M).
+      Cutoff c{false, false, *M};
+      bool any = false;
+      for (Input& in : in_) {
+        if (!in.loaded || !in.remaining()) continue;
+        LAMINA_ASSIGN_OR_RETURN(std::string k,
+                                KeyOf(in.views, nk_, o_.key_columns, in.cursor - in.win_begin));
+        any |= Within(k, c);
+      }
+      if (any) {
+        *cut = c;
+        *finished = false;
+        return Status::OK();
+      }
+      load.clear();
+      for (size_t r = 0; r < in_.size(); ++r) {
+        if (!in_[r].loaded && in_[r].num_rows > 0 && in_[r].min_key == *M) load.push_back(r);
+      }
+      LAMINA_RETURN_IF_ERROR(LoadAll(load));
+      continue;
+    }
+    *cut = Cutoff{};
+    bool any = false;
+    for (const Input& in : in_) any |= in.loaded && in.remaining();
+    *finished = !any;
+    return Status::OK();
+  }
+}
+
+Status Compactor::Round(const Cutoff& cut) {
+  // The slice of each input this round takes.
+  struct Slice {
+    size_t input;
+    uint64_t begin, end;  // file rows
+    std::vector<ArrayView> views;
+    merge::NormalizedKeys keys;
+  };
+  std::vector<Slice> sl;
+  for (size_t r = 0; r < in_.size(); ++r) {
+    LAMINA_ASSIGN_OR_RETURN(uint64_t end, RoundEnd(in_[r], o_, cut));
+    if (end > in_[r].cursor) sl.push_back(Slice{r, in_[r].cursor, end, {}, {}});
+  }
+  if (sl.empty()) return Status::OK();
+  LAMINA_RETURN_IF_ERROR(ParallelFor(sl.size(), [&](size_t j) -> Status {
+    Slice& s = sl[j];
+    const Input& in = in_[s.input];
+    for (const ArrayView& v : in.views) {
+      s.views.push_back(SliceView(v, s.begin - in.win_begin, s.end - s.begin));
+    }
+    std::vector<const ArrayView*> kv;
+    for (size_t k = 0; k < nk_; ++k) kv.push_back(&s.views[k]);
+    return merge::NormalizeKeys(kv, o_.key_columns, &s.keys);
+  }));
+  // Each input ascends across rounds too (within a slice the merge checks it).
+  for (Slice& s : sl) {
+    Input& in = in_[s.input];
+    if (in.consumed_any && s.keys.KeyBytes(0) <= in.prev_key) {
+      return Status::Corruption(in.path + ": data file rows are not sorted by primary key (or repeat a key)");
+    }
+    in.prev_key = s.keys.KeyBytes(s.keys.size() - 1);
+    in.consumed_any = true;
+    in.cursor = s.end;  // the views stay valid until the window is refilled
+  }
+
+  size_t k = sl.size();
+  std::vector<merge::RunKeys> rk(k);
+  std::vector<const int8_t*> kinds(k, nullptr);
+  std::vector<const uint64_t*> seqs(k, nullptr);
+  for (size_t j = 0; j < k; ++j) {
+    const Input& in = in_[sl[j].input];
+    rk[j].keys = &sl[j].keys;
+    rk[j].priority = in.priority;
+    if (in.seq_at >= 0) {
+      const ArrayView& v = sl[j].views[in.seq_at];
+      seqs[j] = static_cast<const uint64_t*>(v.values) + v.offset;
+      rk[j].seq = seqs[j];
+    }
+    if (in.kind_at >= 0) {
+      const ArrayView& v = sl[j].views[in.kind_at];
+      kinds[j] = static_cast<const int8_t*>(v.values) + v.offset;
+    }
+  }
+  merge::MergedRuns m;
+  LAMINA_RETURN_IF_ERROR(merge::MergeRuns(rk, &m));
+  size_t groups = m.num_keys();
+  // Keys ascend across rounds (guards against a file whose key range lies).
+  {
+    std::string first = sl[m.run[0]].keys.KeyBytes(m.row[0]);
+    if (any_round_ && first <= prev_round_key_) {
+      return Status::Corruption("data file keys fall outside their declared key range");
+    }
+    uint32_t last = m.key_start[groups - 1];
+    prev_round_key_ = sl[m.run[last]].keys.KeyBytes(m.row[last]);
+    any_round_ = true;
+  }
+
+  // Which versions each output row folds, and its kind and sequence.
+  auto kind_of = [&](uint32_t i) -> int8_t {
+    const int8_t* kd = kinds[m.run[i]];
+    return kd != nullptr ? kd[m.row[i]] : kUpsert;
+  };
+  auto seq_of = [&](uint32_t i) -> uint64_t {
+    const uint64_t* s = seqs[m.run[i]];
+    return s != nullptr ? s[m.row[i]] : rk[m.run[i]].priority;
+  };
+  merge::KeyVersions v;
+  v.begin_store.Allocate(groups);
+  v.end_store.Allocate(groups);
+  std::vector<int8_t> okind;
+  std::vector<uint64_t> oseq;
+  std::vector<uint32_t> deleted;  // output rows that are delete rows
+  okind.reserve(groups);
+  oseq.reserve(groups);
+  bool drop = req_.drop_deletes;
+  size_t n = 0;
+  for (size_t g = 0; g < groups; ++g) {
+    uint32_t b = m.key_start[g], e = m.key_start[g + 1];
+    uint32_t start = b;
+    bool hidden = false;  // versions before `start` are hidden by a delete or reset row
+    for (uint32_t i = e; i > b; --i) {
+      int8_t kd = kind_of(i - 1);
+      if (kd == kDelete) {
+        start = i;
+        hidden = true;
+        break;
+      }
+      if (kd == kReset) {
+        start = i - 1;
+        hidden = true;
+        break;
+      }
+    }
+    if (start == e) {  // the newest version is a delete
+      if (drop) {
+        res_->rows_purged += e - b;
+        continue;
+      }
+      res_->rows_purged += e - b - 1;
+      v.begin_store[n] = e - 1;
+      v.end_store[n] = e;
+      okind.push_back(kDelete);
+      deleted.push_back(static_cast<uint32_t>(n));
+    } else {
+      res_->rows_purged += start - b;
+      v.begin_store[n] = start;
+      v.end_store[n] = e;
+      okind.push_back(hidden && !drop ? kReset : kUpsert);
+    }
+    oseq.push_back(seq_of(e - 1));
+    ++n;
+  }
+  if (n == 0) return Status::OK();
+  v.run = m.run.data();
+  v.row = m.row.data();
+  v.begin = v.begin_store.data();
+  v.end = v.end_store.data();
+  v.n = n;
+
+  merge::Selection last, first;
+  for (size_t t = 0; t < ncols_; ++t) {
+    if (fns_[t] == merge::AggFn::kLastValue && last.run.empty()) {
+      merge::SelectPositional(fns_[t], v, &last);
+    }
+    if (fns_[t] == merge::AggFn::kFirstValue && first.run.empty()) {
+      merge::SelectPositional(fns_[t], v, &first);
+    }
+  }
+  Chunk c;
+  c.cols.resize(ncols_ + 2);
+  c.length = n;
+  LAMINA_RETURN_IF_ERROR(ParallelFor(ncols_, [&](size_t t) -> Status {
+    std::vector<const ArrayView*> src(k, nullptr);
+    for (size_t j = 0; j < k; ++j) {
+      int at = in_[sl[j].input].at_of[t];
+      if (at >= 0) src[j] = &sl[j].views[at];
+    }
+    const merge::Selection* sel = fns_[t] == merge::AggFn::kLastValue    ? &last
+                                  : fns_[t] == merge::AggFn::kFirstValue ? &first
+                                                                         : nullptr;
+    LAMINA_RETURN_IF_ERROR(merge::FoldColumn(fns_[t], ts_.fields[t].type, src, v, &c.cols[t], sel));
+    bool is_key = std::find(o_.key_index.begin(), o_.key_index.end(), static_cast<int>(t)) !=
+                  o_.key_index.end();
+    if (!is_key) NullRows(&c.cols[t], deleted);  // delete rows carry no values
+    return Status::OK();
+  }));
+  OwnedArray& kind = c.cols[ncols_];
+  kind.type.id = TypeId::kInt8;
+  kind.length = static_cast<int64_t>(n);
+  kind.values = Buffer::Allocate(n, /*zero=*/false);
+  std::memcpy(kind.values->data(), okind.data(), n);
+  OwnedArray& seq = c.cols[ncols_ + 1];
+  seq.type.id = TypeId::kUInt64;
+  seq.length = static_cast<int64_t>(n);
+  seq.values = Buffer::Allocate(n * 8, /*zero=*/false);
+  std::memcpy(seq.values->data(), oseq.data(), n * 8);
+
+  uint64_t bytes = 0;
+  for (const OwnedArray& a : c.cols) bytes += EstimateBytes(merge::ViewOf(a));
+  c.row_bytes = std::max(1.0, static_cast<double>(bytes) / static_cast<double>(n));
+  pending_bytes_ += static_cast<double>(bytes);
+  chunks_.push_back(std::move(c));
+  res_->rows_out += n;
+
+  return Status::OK();
+}
+
+Status Compactor::WriteOne(std::vector<std::vector<ArrayView>> batches, uint64_t rows) {
+  CompactedFile f;
+  std::string name = req_.file_prefix + "-" + std::to_string(res_->files.size()) + ".lam";
+  f.path = req_.output_dir.empty() ? name : req_.output_dir + "/" + name;
+  f.row_count = rows;
+  const auto& fb = batches.front();
+  const auto& lb = batches.back();
+  // KeyOf reads key columns 0..nk-1: pass them in key order.
+  std::vector<ArrayView> fk, lk;
+  for (int ki : o_.key_index) {
+    fk.push_back(fb[ki]);
+    lk.push_back(lb[ki]);
+  }
+  LAMINA_ASSIGN_OR_RETURN(f.min_key, KeyOf(fk, nk_, o_.key_columns, 0));
+  LAMINA_ASSIGN_OR_RETURN(f.max_key, KeyOf(lk, nk_, o_.key_columns,
+                                           static_cast<uint64_t>(lk[0].length - 1)));
+  f.min_seq = UINT64_MAX;
+  f.max_seq = 0;
+  for (const auto& b : batches) {
+    const ArrayView& kv = b[ncols_];
+    const ArrayView& sv = b[ncols_ + 1];
+    const int8_t* kd = static_cast<const int8_t*>(kv.values) + kv.offset;
+    const uint64_t* sq = static_cast<const uint64_t*>(sv.values) + sv.offset;
+    for (int64_t i = 0; i < kv.length; ++i) {
+      f.delete_count += kd[i] == kDelete;
+      f.min_seq = std::min(f.min_seq, sq[i]);
+      f.max_seq = std::max(f.max_seq, sq[i]);
+    }
+  }
+  format::WriteOptions wo;
+  wo.sync = req_.sync;
+  wo.ranges.present = true;
+  wo.ranges.min_key = f.min_key;
+  wo.ranges.max_key = f.max_key;
+  wo.ranges.min_seq = f.min_seq;
+  wo.ranges.max_seq = f.max_seq;
+  std::string abs = req_.directory + "/" + f.path;
+  written_.push_back(abs);
+  LAMINA_ASSIGN_OR_RETURN(format::WriteResult wr, format::WriteFile(abs, file_schema_, batches, wo));
+  f.file_size = wr.file_size;
+  res_->bytes_out += wr.file_size;
+  res_->files.push_back(std::move(f));
+  return Status::OK();
+}
+
+Status Compactor::Flush(bool final) {
+  for (;;) {
+    if (ratio_ == 0) {
+      // Before the first output file: the inputs' own ratio of file to decoded bytes.
+      double disk = 0, raw = 0;
+      for (const Input& in : in_) {
+        if (!in.loaded) continue;
+        disk += static_cast<double>(in.file_size);
+        raw += static_cast<double>(in.row_bytes) * static_cast<double>(in.num_rows);
+      }
+      if (raw > 0 && disk > 0) ratio_ = std::clamp(disk / raw, 0.02, 1.0);
+    }
+    double target = static_cast<double>(req_.target_file_size) / (ratio_ > 0 ? ratio_ : 1.0);
+    if (chunks_.empty() || (!final && pending_bytes_ < target)) return Status::OK();
+    std::vector<std::vector<ArrayView>> batches;
+    std::vector<Chunk> hold;  // chunks fully taken: alive until the file is written
+    double acc = 0;
+    uint64_t rows = 0;
+    while (!chunks_.empty() && (final || acc < target)) {
+      Chunk& c = chunks_.front();
+      uint64_t avail = c.length - c.used;
+      uint64_t take = avail;
+      if (!final) {
+        double need = (target - acc) / c.row_bytes;
+        take = std::min<uint64_t>(avail, std::max<uint64_t>(1, static_cast<uint64_t>(need + 0.999)));
+      }
+      std::vector<ArrayView> b;
+      for (const OwnedArray& a : c.cols) b.push_back(SliceView(merge::ViewOf(a), c.used, take));
+      batches.push_back(std::move(b));
+      acc += c.row_bytes * static_cast<double>(take);
+      rows += take;
+      c.used += take;
+      if (c.used == c.length) {
+        hold.push_back(std::move(c));
+        chunks_.pop_front();
+      }
+    }
+    // Views into chunks moved into `hold` stay valid: buffers are shared pointers.
+    LAMINA_RETURN_IF_ERROR(WriteOne(std::move(batches), rows));
+    pending_bytes_ = std::max(0.0, pending_bytes_ - acc);
+    raw_out_ += acc;
+    ratio_ = std::clamp(static_cast<double>(res_->bytes_out) / raw_out_, 0.02, 1.0);
+    if (final && chunks_.empty()) return Status::OK();
+  }
+}
+
+Status Compactor::Run(CompactResult* result) {
+  res_ = result;
+  nk_ = o_.key_columns.size();
+  ncols_ = ts_.fields.size();
+  for (size_t t = 0; t < ncols_; ++t) fns_.push_back(ColumnFn(o_, static_cast<int>(t)));
+  file_schema_ = ts_;
+  file_schema_.fields.push_back(SystemField(kKindColumn, TypeId::kInt8));
+  file_schema_.fields.push_back(SystemField(kSeqColumn, TypeId::kUInt64));
+  file_schema_.metadata.clear();
+
+  in_.resize(files_.size());
+  LAMINA_RETURN_IF_ERROR(ParallelFor(files_.size(), [&](size_t i) {
+    return OpenInput(files_[i], o_, &in_[i]);
+  }));
+  for (Input& in : in_) {
+    if (req_.window_rows > 0) in.window_rows = req_.window_rows;
+    result->rows_in += in.num_rows;
+    result->bytes_in += in.file_size;
+  }
+  std::string abs_dir = req_.directory + (req_.output_dir.empty() ? "" : "/" + req_.output_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(abs_dir, ec);
+  if (ec) return Status::IOError("cannot create " + abs_dir + ": " + ec.message());
+
+  for (;;) {
+    Cutoff cut;
+    bool finished = false;
+    LAMINA_RETURN_IF_ERROR(PlanRound(&cut, &finished));
+    if (finished) break;
+    LAMINA_RETURN_IF_ERROR(Round(cut));
+    for (Input& in : in_) {
+      if (in.loaded && in.reader && !in.undecoded() && !in.remaining()) ReleaseInput(&in);
+    }
+    LAMINA_RETURN_IF_ERROR(Flush(/*final=*/false));
+  }
+  return Flush(/*final=*/true);
+}
+
+}  // namespace
+
+Result<CompactResult> Compact(const std::vector<CompactInput>& files, CompactRequest req) {
+  LAMINA_RETURN_IF_ERROR(Validate(&req.table));
+  if (req.target_file_size < 1) return Status::InvalidArgument("target_file_size must be positive");
+  if (req.file_prefix.empty() || req.file_prefix.find('/') != std::string::npos) {
+    return Status::InvalidArgument("file_prefix must be a non-empty file name");
+  }
+  if (req.directory.empty()) return Status::InvalidArgument("directory is required");
+  if (req.window_bytes < 1) return Status::InvalidArgument("window_bytes must be positive");
+  CompactResult result;
+  Compactor c(files, req);
+  Status st = c.Run(&result);
+  if (!st.ok()) {
+    for (const std::string& p : c.written()) ::unlink(p.c_str());
+    return st;
+  }
+  return result;
+}
+
+}  // namespace lamina::table

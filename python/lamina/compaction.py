@@ -1,0 +1,212 @@
+"""Universal compaction per bucket: which sorted runs to merge, and committing the result.
+
+Runs of a bucket, newest first: the files one write call or one compaction produced
+(same snapshot, level and run number) form one run; they are key-disjoint. The policy, in the spirit
+of RocksDB's and Paimon's universal compaction:
+
+1. size amplification: if the newer runs together exceed
+   ``compaction.max_size_amplification_percent`` of the oldest run, merge everything;
+2. size ratio: else take the newest run and keep adding the next older one while its
+   size is within ``compaction.size_ratio`` % of what has been taken; merge them if that
+   is at least two runs;
+3. run count: else, if there are more than ``compaction.num_sorted_run_trigger`` runs,
+   merge the newest ones down to that count.
+
+A merge that includes the oldest run writes the last level and drops deletes and every
+version they hide physically; others keep delete markers. Output rows carry their
+absolute sequence (``_seq``), so a write committed while the compaction ran still wins.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lamina import _core
+from lamina import options as opts
+from lamina.errors import CommitConflictError
+from lamina.snapshot import DataFile, Snapshot, files_by_bucket
+
+if TYPE_CHECKING:
+    from lamina.table import Table
+
+MAX_LEVEL = 5
+
+
+@dataclass(frozen=True)
+class Run:
+    files: tuple[DataFile, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(f.file_size for f in self.files)
+
+    @property
+    def newest(self) -> int:
+        return max(f.priority for f in self.files)
+
+    @property
+    def level(self) -> int:
+        return self.files[0].level
+
+
+def sorted_runs(files: list[DataFile]) -> list[Run]:
+    """The sorted runs of one bucket, newest first."""
+    groups: dict[Any, list[DataFile]] = {}
+    for f in files:
+        key = (f.snapshot_id, f.level, f.run)
+        groups.setdefault(key, []).append(f)
+    runs = [Run(tuple(sorted(g, key=lambda f: f.min_key))) for g in groups.values()]
+    return sorted(runs, key=lambda r: r.newest, reverse=True)
+
+
+def pick(runs: list[Run], options: dict[str, str], full: bool) -> list[Run]:
+    """The runs to merge (a newest-first prefix of ``runs``), or [] for nothing to do."""
+    if not runs:
+        return []
+    if full:
+        only = runs[0]
+        done = (
+            len(runs) == 1
+            and only.level == MAX_LEVEL
+            and not any(f.delete_count for f in only.files)
+        )
+        return [] if done else runs
+    if len(runs) < 2:
+        return []
+    amp = opts.get_int(options, "compaction.max_size_amplification_percent")
+    if sum(r.size for r in runs[:-1]) * 100 > amp * max(runs[-1].size, 1):
+        return runs
+    ratio = opts.get_int(options, "compaction.size_ratio")
+    taken, acc = [runs[0]], runs[0].size
+    for r in runs[1:]:
+        if r.size * 100 <= acc * (100 + ratio):
+            taken.append(r)
+            acc += r.size
+        else:
+            break
+    if len(taken) >= 2:
+        return taken
+    trigger = opts.get_int(options, "compaction.num_sorted_run_trigger")
+    if len(runs) > trigger:
+        return runs[: len(runs) - trigger + 1]
+    return []
+
+
+class _InputsGone(Exception):
+    """Another commit removed files this compaction read: give up cleanly."""
+
+
+def compact(table: Table, full: bool = False) -> Snapshot | None:
+    """Runs one round of compaction over every bucket; see ``Table.compact``."""
+    t0 = time.perf_counter()
+    snap = table.current_snapshot()
+    if snap is None:
+        return None
+    ts = table._table_schema(snap.schema_id)
+    files = table._live_files(snap)
+    adds: list[DataFile] = []
+    removed: list[DataFile] = []
+    metrics = {"rows_in": 0, "rows_out": 0, "bytes_in": 0, "bytes_out": 0, "rows_purged": 0}
+    written: list[str] = []
+    try:
+        for (partition, bucket), bucket_files in sorted(
+            files_by_bucket(files).items(), key=lambda kv: (repr(kv[0][0]), kv[0][1])
+        ):
+            runs = sorted_runs(bucket_files)
+            picked = pick(runs, ts.options, full)
+            if not picked:
+                continue
+            inputs = sorted((f for r in picked for f in r.files), key=lambda f: f.priority)
+            last_level = len(picked) == len(runs)
+            level = MAX_LEVEL if last_level else max(1, max(r.level for r in picked))
+            out_dir = os.path.dirname(inputs[0].path)
+            options = table._core_options(ts)
+            options.update(
+                {
+                    "directory": table.path,
+                    "output_dir": out_dir,
+                    "file_prefix": f"compact-{uuid.uuid4().hex}",
+                    "target_file_size": opts.get_int(ts.options, "target_file_size"),
+                    "sync": table._io.sync,
+                    "drop_deletes": last_level,
+                    "level": level,
+                }
+            )
+            res = _core.table_compact(
+                [(os.path.join(table.path, f.path), f.priority) for f in inputs], options
+            )
+            for m in res["files"]:
+                written.append(m["path"])
+                adds.append(
+                    DataFile(
+                        path=m["path"],
+                        partition=partition,
+                        bucket=bucket,
+                        file_size=int(m["file_size"]),
+                        row_count=int(m["row_count"]),
+                        delete_count=int(m["delete_count"]),
+                        min_key=bytes(m["min_key"]),
+                        max_key=bytes(m["max_key"]),
+                        level=level,
+                        schema_id=ts.id,
+                    )
+                )
+            removed.extend(inputs)
+            for k in metrics:
+                metrics[k] += int(res[k])
+        if not removed:
+            return None
+
+        wanted = {f.path for f in removed}
+
+        def check(parent: Snapshot | None) -> None:
+            live = {f.path for f in table._live_files(parent)}
+            if not wanted <= live:
+                raise _InputsGone
+
+        metrics_summary: dict[str, Any] = dict(metrics)
+        metrics_summary.update(
+            files_in=len(removed),
+            files_out=len(adds),
+            full=full,
+            seconds=round(time.perf_counter() - t0, 6),
+        )
+        return table._store.commit(
+            kind="compact",
+            schema_id=ts.id,
+            adds=adds,
+            deletes=removed,
+            commit_user=table._user,
+            summary=metrics_summary,
+            max_retries=opts.get_int(ts.options, "commit.max_retries"),
+            check=check,
+            merge_min_count=opts.get_int(ts.options, "manifest.merge_min_count"),
+        )
+    except _InputsGone:
+        _remove(table, written)
+        return None
+    except BaseException:
+        _remove(table, written)
+        raise
+
+
+def _remove(table: Table, paths: list[str]) -> None:
+    for p in paths:
+        table._io.remove(os.path.join(table.path, p))
+
+
+def needs_inline_compaction(table: Table, snap: Snapshot) -> bool:
+    """True when some bucket has more runs than the stop trigger allows."""
+    ts = table._table_schema(snap.schema_id)
+    stop = opts.get_int(ts.options, "compaction.num_sorted_run_stop_trigger")
+    for fs in files_by_bucket(table._live_files(snap)).values():
+        if len(sorted_runs(fs)) > stop:
+            return True
+    return False
+
+
+__all__ = ["CommitConflictError", "compact", "pick", "sorted_runs"]
