@@ -78,6 +78,18 @@ def table_demo(folder: str, table: pa.Table) -> None:
     asked = [*gone[:1].to_pylist(), 1, 2]
     found = t.lookup({"user_id": asked}, columns=["user_id", "country"]).to_pylist()
     print(f"lookup of users {asked} (the first was deleted): {found}")
+    c = t.compact(full=True)
+    assert c is not None
+    m = c.summary
+    print(
+        f"snapshot {c.id}: full compaction merged {m['files_in']} files into {m['files_out']}, "
+        f"{m['rows_in']:,} rows in, {m['rows_out']:,} out, {m['rows_purged']:,} purged, "
+        f"{m['bytes_in'] / 1e6:.1f} MB -> {m['bytes_out'] / 1e6:.1f} MB in {m['seconds']:.2f} s"
+    )
+    assert t.read(columns=["user_id"]).num_rows == n - 10
+    assert t.read(columns=["user_id"], snapshot="first-load").num_rows == n
+    expired = t.expire_snapshots(retain_last=1)
+    print(f"expired snapshots {expired} (the tagged one stays readable)")
     print(f"snapshots: {[(s.id, s.kind) for s in t.snapshots()]}")
 
 
@@ -106,7 +118,8 @@ def main() -> None:
     sample = reader.take(rows, columns=["user_id", "cat_15", "dense_0", "country"])
     assert sample.equals(table.take(rows).select(sample.column_names))
     print("took 5 random rows:")
-    print(sample.to_pandas().to_string(index=False))
+    for row in sample.to_pylist():
+        print("  ", row)
 
     stats = reader.statistics("user_id")
     print(f"user_id statistics: min={stats['min']} max={stats['max']} pages={stats['num_pages']}")
