@@ -169,6 +169,10 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
                 raise _InputsGone
 
         metrics_summary: dict[str, Any] = dict(metrics)
+        # Every row physically dropped: superseded versions, deleted rows and delete
+        # markers (the core's own figure counts only rows removed by deletes).
+        metrics_summary["rows_purged"] = metrics["rows_in"] - metrics["rows_out"]
+        metrics_summary["deleted_rows_purged"] = metrics["rows_purged"]
         metrics_summary.update(
             files_in=len(removed),
             files_out=len(adds),

@@ -229,7 +229,8 @@ class Table:
         """Compacts buckets by the universal policy (``full=True``: everything).
 
         Returns the ``compact`` snapshot, whose ``summary`` holds the metrics (files, rows
-        and bytes in and out, rows purged, seconds), or None when there was nothing to do
+        and bytes in and out, rows purged = rows in - rows out, of which
+        deleted_rows_purged were deleted rows or delete markers, seconds), or None when there was nothing to do
         or another commit removed this compaction's inputs first (then it leaves no
         trace). Full compaction drops deleted rows physically.
         """
