@@ -114,10 +114,9 @@ def part_a(root: str, repeat: int) -> None:
 
 
 def part_b(root: str, scale: float) -> None:
+    import lamina
     from tables import table_system
     from w1 import DEFAULT_SEED, W1Scale, base_table, upsert_batches
-
-    import lamina
 
     s = W1Scale.scaled(scale)
     print(f"\n== (b) W1 size, scale {scale} ({s.rows_in:,} rows in, "
