@@ -23,6 +23,7 @@ page cache (written just before). Sizes: ``COMPACTION_RUNS`` (10),
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import shutil
@@ -135,7 +136,7 @@ class Fixture:
     runs: list[pa.Table]
     template: str
     parquet: list[str]
-    _n: Iterator[int] = itertools.count()
+    _n: Iterator[int] = dataclasses.field(default_factory=itertools.count)
 
     @property
     def parquet_bytes(self) -> int:

@@ -230,9 +230,9 @@ class Table:
 
         Returns the ``compact`` snapshot, whose ``summary`` holds the metrics (files, rows
         and bytes in and out, rows purged = rows in - rows out, of which
-        deleted_rows_purged were deleted rows or delete markers, seconds), or None when there was nothing to do
-        or another commit removed this compaction's inputs first (then it leaves no
-        trace). Full compaction drops deleted rows physically.
+        deleted_rows_purged were deleted rows or delete markers, seconds), or None when
+        there was nothing to do or another commit removed this compaction's inputs first
+        (then it leaves no trace). Full compaction drops deleted rows physically.
         """
         from lamina.compaction import compact
 
