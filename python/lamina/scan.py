@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lamina import _core
 from lamina._arrow import batch_from_capsules
@@ -42,6 +43,49 @@ def _partition_matches(expr: Any, partition: tuple[tuple[str, Any], ...]) -> boo
         return bool(probe.filter(expr).num_rows > 0)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError):
         return True  # the filter needs other columns: cannot prune
+
+
+def _decode_key(typ: pa.DataType, b: bytes) -> Any:
+    """Inverts the normalized-key encoding (docs/tables.md) for a one-column key."""
+    if pa.types.is_integer(typ):
+        u = int.from_bytes(b[:8], "big")
+        if pa.types.is_signed_integer(typ):
+            u ^= 1 << 63
+            return u - (1 << 64) if u >= 1 << 63 else u
+        return u
+    out = bytearray()
+    i = 0
+    while i + 1 < len(b) and not (b[i] == 0 and b[i + 1] == 0):
+        out.append(b[i])
+        i += 2 if b[i] == 0 else 1
+    raw = bytes(out)
+    return (
+        raw.decode("utf-8", "replace")
+        if pa.types.is_string(typ) or pa.types.is_large_string(typ)
+        else raw
+    )
+
+
+def _prune_by_key_range(
+    files: list[DataFile], filter: Any, key: str, typ: pa.DataType, schema: pa.Schema
+) -> list[DataFile]:
+    """Drops files whose key range cannot satisfy ``filter`` (Arrow decides by
+    simplifying the filter under each file's guarantee ``min <= key <= max``)."""
+    import pyarrow.dataset as pds
+    from pyarrow import fs as pafs
+
+    guarantees = [
+        (pc.field(key) >= pa.scalar(_decode_key(typ, f.min_key), typ))
+        & (pc.field(key) <= pa.scalar(_decode_key(typ, f.max_key), typ))
+        for f in files
+    ]
+    names = [f"{i}" for i in range(len(files))]  # never opened: only expressions are used
+    dataset = pds.FileSystemDataset.from_paths(
+        names, schema=schema, format=pds.ParquetFileFormat(),
+        filesystem=pafs.LocalFileSystem(), partitions=guarantees,
+    )  # fmt: skip
+    kept = {int(os.path.basename(fr.path)) for fr in dataset.get_fragments(filter=filter)}
+    return [f for i, f in enumerate(files) if i in kept]
 
 
 class Scan:
@@ -80,6 +124,13 @@ class Scan:
         files = self._table._live_files(self._snapshot)
         if self._file_filter is not None:
             files = [f for f in files if self._file_filter(f)]
+        pk = self._ts.primary_key
+        if self._filter is not None and len(pk) == 1 and files:
+            typ = self._ts.schema.field(pk[0]).type
+            try:
+                files = _prune_by_key_range(files, self._filter, pk[0], typ, self._ts.schema)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                pass  # a filter Arrow cannot simplify: read everything
         splits = []
         for (partition, bucket), fs in sorted(
             files_by_bucket(files).items(), key=lambda kv: (repr(kv[0][0]), kv[0][1])
