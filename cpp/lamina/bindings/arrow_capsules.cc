@@ -79,6 +79,20 @@ void FreeArrayCapsule(PyObject* cap) {
 
 }  // namespace
 
+Schema ImportSchemaArg(pyb::object obj) {
+  if (pyb::hasattr(obj, "__arrow_c_schema__")) obj = obj.attr("__arrow_c_schema__")();
+  if (!pyb::isinstance<pyb::capsule>(obj)) {
+    throw StatusError(Status::InvalidArgument("table_schema must be an arrow_schema capsule"));
+  }
+  auto cap = pyb::reinterpret_borrow<pyb::capsule>(obj);
+  if (std::string(cap.name() ? cap.name() : "") != "arrow_schema") {
+    throw StatusError(Status::InvalidArgument("table_schema must be an arrow_schema capsule"));
+  }
+  Schema s;
+  ThrowIfError(ImportSchema(*cap.get_pointer<ArrowSchema>(), &s));
+  return s;
+}
+
 pyb::object ExportSchemaCapsule(const Schema& schema) {
   auto* s = new ArrowSchema;
   ExportSchema(schema, s);

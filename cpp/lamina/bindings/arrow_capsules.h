@@ -27,6 +27,9 @@ struct ImportedStream {
 std::unique_ptr<ImportedStream> ImportStream(pybind11::capsule stream_capsule);
 
 // Exports columns as a record batch: returns (schema_capsule, array_capsule).
+// Parses an "arrow_schema" capsule or an object with __arrow_c_schema__.
+Schema ImportSchemaArg(pybind11::object obj);
+
 pybind11::object ExportSchemaCapsule(const Schema& schema);
 
 pybind11::tuple ExportBatch(const Schema& schema, std::vector<OwnedArray> columns,

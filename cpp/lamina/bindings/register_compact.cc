@@ -23,20 +23,6 @@ const std::set<std::string> kCompactKeys = {
     "directory", "output_dir", "file_prefix", "target_file_size", "sync",
     "drop_deletes", "level", "window_bytes", "window_rows"};
 
-Schema SchemaArg(pyb::object obj) {
-  if (pyb::hasattr(obj, "__arrow_c_schema__")) obj = obj.attr("__arrow_c_schema__")();
-  if (!pyb::isinstance<pyb::capsule>(obj)) {
-    throw StatusError(Status::InvalidArgument("table_schema must be an arrow_schema capsule"));
-  }
-  auto cap = pyb::reinterpret_borrow<pyb::capsule>(obj);
-  if (std::string(cap.name() ? cap.name() : "") != "arrow_schema") {
-    throw StatusError(Status::InvalidArgument("table_schema must be an arrow_schema capsule"));
-  }
-  Schema s;
-  ThrowIfError(ImportSchema(*cap.get_pointer<ArrowSchema>(), &s));
-  return s;
-}
-
 table::CompactRequest ParseCompactOptions(const pyb::dict& d) {
   for (auto item : d) {
     std::string k = pyb::cast<std::string>(item.first);
@@ -48,7 +34,7 @@ table::CompactRequest ParseCompactOptions(const pyb::dict& d) {
     if (!d.contains(req)) throw StatusError(Status::InvalidArgument(std::string(req) + " is required"));
   }
   table::CompactRequest r;
-  r.table.table_schema = SchemaArg(d["table_schema"]);
+  r.table.table_schema = ImportSchemaArg(d["table_schema"]);
   r.table.key_columns = pyb::cast<std::vector<std::string>>(d["key_columns"]);
   if (d.contains("engine")) {
     r.table.engine = ValueOrThrow(merge::ParseEngine(pyb::cast<std::string>(d["engine"])));

@@ -18,21 +18,6 @@ namespace pyb = pybind11;
 namespace lamina::py {
 namespace {
 
-// Accepts an "arrow_schema" capsule or an object with __arrow_c_schema__.
-Schema ParseSchemaArg(pyb::object obj) {
-  if (pyb::hasattr(obj, "__arrow_c_schema__")) obj = obj.attr("__arrow_c_schema__")();
-  if (!pyb::isinstance<pyb::capsule>(obj)) {
-    throw StatusError(Status::InvalidArgument("table_schema must be an arrow_schema capsule"));
-  }
-  auto cap = pyb::reinterpret_borrow<pyb::capsule>(obj);
-  if (std::string(cap.name() ? cap.name() : "") != "arrow_schema") {
-    throw StatusError(Status::InvalidArgument("table_schema must be an arrow_schema capsule"));
-  }
-  Schema s;
-  ThrowIfError(ImportSchema(*cap.get_pointer<ArrowSchema>(), &s));
-  return s;
-}
-
 pyb::capsule StreamArg(pyb::object obj) {
   if (pyb::hasattr(obj, "__arrow_c_stream__")) obj = obj.attr("__arrow_c_stream__")();
   if (!pyb::isinstance<pyb::capsule>(obj)) {
@@ -57,7 +42,7 @@ table::TableOptions ParseTableOptions(const pyb::dict& d, bool write_keys_allowe
   table::TableOptions o;
   if (!d.contains("table_schema")) throw StatusError(Status::InvalidArgument("table_schema is required"));
   if (!d.contains("key_columns")) throw StatusError(Status::InvalidArgument("key_columns is required"));
-  o.table_schema = ParseSchemaArg(d["table_schema"]);
+  o.table_schema = ImportSchemaArg(d["table_schema"]);
   o.key_columns = pyb::cast<std::vector<std::string>>(d["key_columns"]);
   if (d.contains("engine")) {
     o.engine = ValueOrThrow(merge::ParseEngine(pyb::cast<std::string>(d["engine"])));
