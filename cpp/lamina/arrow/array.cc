@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -12,6 +13,27 @@ namespace lamina {
 int64_t ArrayView::OffsetAt(int64_t i) const {
   if (type->has_large_offsets()) return static_cast<const int64_t*>(values)[offset + i];
   return static_cast<const int32_t*>(values)[offset + i];
+}
+
+uint64_t UncompressedBytes(const ArrayView& v) {
+  const DataType& t = *v.type;
+  uint64_t n = static_cast<uint64_t>(v.length);
+  if (n == 0) return 0;
+  if (t.byte_width() > 0) return n * static_cast<uint64_t>(t.byte_width());
+  if (t.id == TypeId::kBool) return (n + 7) / 8;
+  if (t.id == TypeId::kFixedSizeList && !v.children.empty()) {
+    return n * static_cast<uint64_t>(t.list_size) *
+           static_cast<uint64_t>(std::max(1, v.children[0].type->byte_width()));
+  }
+  uint64_t offsets = n * (t.has_large_offsets() ? 8 : 4);
+  uint64_t span = static_cast<uint64_t>(v.OffsetAt(v.length) - v.OffsetAt(0));
+  if (t.is_binary_like()) return offsets + span;
+  if (!v.children.empty()) {
+    const ArrayView& c = v.children[0];
+    uint64_t w = c.type->byte_width() > 0 ? static_cast<uint64_t>(c.type->byte_width()) : 8;
+    return offsets + span * w;
+  }
+  return offsets;
 }
 
 int64_t CountNulls(const uint8_t* validity, int64_t offset, int64_t length) {

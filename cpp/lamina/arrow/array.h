@@ -82,6 +82,10 @@ void ExportArray(OwnedArray array, ArrowArray* out);
 // A record batch: a struct array without validity whose children are the columns.
 void ExportRecordBatch(std::vector<OwnedArray> columns, int64_t length, ArrowArray* out);
 
+// Uncompressed bytes of a view's values (validity excluded): a size estimate for
+// reserving buffers, sizing windows and splitting files.
+uint64_t UncompressedBytes(const ArrayView& v);
+
 // Counts null bits in validity[offset, offset+length).
 int64_t CountNulls(const uint8_t* validity, int64_t offset, int64_t length);
 

@@ -21,25 +21,9 @@ struct EncodedColumn {
 // Raw bytes of column c: an upper bound for most encoded columns. Reserving it up front
 // costs nothing until touched and saves regrowing (copy + fresh pages) as pages append.
 size_t RawBytes(size_t c, const std::vector<std::vector<ArrayView>>& batches) {
-  size_t total = 0;
-  for (const auto& batch : batches) {
-    const ArrayView& v = batch[c];
-    const DataType& t = *v.type;
-    size_t n = static_cast<size_t>(v.length);
-    if (t.byte_width() > 0) {
-      total += n * static_cast<size_t>(t.byte_width());
-    } else if (t.is_binary_like()) {
-      total += n * 4 + static_cast<size_t>(v.OffsetAt(v.length) - v.OffsetAt(0));
-    } else if (t.is_list_like()) {
-      size_t w = t.child->type.byte_width() > 0 ? static_cast<size_t>(t.child->type.byte_width()) : 8;
-      total += n * 4 + static_cast<size_t>(v.OffsetAt(v.length) - v.OffsetAt(0)) * w;
-    } else if (t.id == TypeId::kFixedSizeList) {
-      total += n * static_cast<size_t>(t.list_size) * static_cast<size_t>(t.child->type.byte_width());
-    } else {
-      total += n / 8 + 1;
-    }
-  }
-  return total + 4096;
+  uint64_t total = 4096;
+  for (const auto& batch : batches) total += UncompressedBytes(batch[c]) + batch[c].length / 8;
+  return static_cast<size_t>(total);
 }
 
 void EncodeColumn(size_t c, const std::vector<std::vector<ArrayView>>& batches,

@@ -37,36 +37,6 @@ ArrayView SliceView(const ArrayView& v, uint64_t a, uint64_t len) {
   return s;
 }
 
-// Uncompressed bytes of a view (an estimate for window and file sizes).
-uint64_t EstimateBytes(const ArrayView& v) {
-  const DataType& t = *v.type;
-  uint64_t n = static_cast<uint64_t>(v.length);
-  if (n == 0) return 0;
-  if (t.byte_width() > 0) return n * static_cast<uint64_t>(t.byte_width());
-  if (t.id == TypeId::kBool) return (n + 7) / 8;
-  if (t.id == TypeId::kFixedSizeList && !v.children.empty()) {
-    return n * static_cast<uint64_t>(t.list_size) *
-           static_cast<uint64_t>(std::max(1, v.children[0].type->byte_width()));
-  }
-  uint64_t offsets = n * (t.has_large_offsets() ? 8 : 4);
-  uint64_t span = static_cast<uint64_t>(v.OffsetAt(v.length) - v.OffsetAt(0));
-  if (t.is_binary_like()) return offsets + span;
-  if (!v.children.empty()) {
-    const ArrayView& c = v.children[0];
-    uint64_t w = c.type->byte_width() > 0 ? static_cast<uint64_t>(c.type->byte_width()) : 8;
-    return offsets + span * w;
-  }
-  return offsets;
-}
-
-Field SystemField(const char* name, TypeId id) {
-  Field f;
-  f.name = name;
-  f.type.id = id;
-  f.nullable = false;
-  return f;
-}
-
 // The normalized key of row i of the key columns `keys`.
 Result<std::string> KeyOf(const std::vector<ArrayView>& keys, size_t nk,
                           const std::vector<std::string>& names, uint64_t i) {
@@ -190,7 +160,7 @@ Status LoadWindow(Input* in, const TableOptions& o, uint64_t window_bytes, uint6
   in->win_end = e;
   if (!in->loaded) {
     uint64_t bytes = 0;
-    for (const ArrayView& v : in->views) bytes += EstimateBytes(v);
+    for (const ArrayView& v : in->views) bytes += UncompressedBytes(v);
     in->row_bytes = std::max<uint64_t>(1, bytes / std::max<uint64_t>(1, e - b));
     in->window_rows = fixed_rows > 0 ? fixed_rows
                                      : std::clamp<uint64_t>(window_bytes / in->row_bytes,
@@ -536,7 +506,7 @@ Status Compactor::Round(const Cutoff& cut) {
   std::memcpy(seq.values->data(), oseq.data(), n * 8);
 
   uint64_t bytes = 0;
-  for (const OwnedArray& a : c.cols) bytes += EstimateBytes(merge::ViewOf(a));
+  for (const OwnedArray& a : c.cols) bytes += UncompressedBytes(merge::ViewOf(a));
   c.row_bytes = std::max(1.0, static_cast<double>(bytes) / static_cast<double>(n));
   pending_bytes_ += static_cast<double>(bytes);
   chunks_.push_back(std::move(c));

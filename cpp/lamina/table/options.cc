@@ -6,6 +6,14 @@
 
 namespace lamina::table {
 
+Field SystemField(const char* name, TypeId id) {
+  Field f;
+  f.name = name;
+  f.type.id = id;
+  f.nullable = false;
+  return f;
+}
+
 Status Validate(TableOptions* o) {
   const Schema& s = o->table_schema;
   for (const Field& f : s.fields) {

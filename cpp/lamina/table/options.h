@@ -19,6 +19,9 @@ namespace lamina::table {
 constexpr const char* kKindColumn = "_kind";
 constexpr const char* kSeqColumn = "_seq";
 
+// A non-nullable system column of type `id`.
+Field SystemField(const char* name, TypeId id);
+
 struct TableOptions {
   Schema table_schema;                  // user columns only
   std::vector<std::string> key_columns;

@@ -46,36 +46,6 @@ Status MatchInput(const Schema& input, const WriteRequest& req, std::vector<int>
   return Status::OK();
 }
 
-// Uncompressed bytes of rows [0, length) of v (a size estimate for splitting files).
-uint64_t EstimateBytes(const ArrayView& v) {
-  const DataType& t = *v.type;
-  uint64_t n = static_cast<uint64_t>(v.length);
-  if (t.byte_width() > 0) return n * static_cast<uint64_t>(t.byte_width());
-  if (t.id == TypeId::kBool) return (n + 7) / 8;
-  if (t.id == TypeId::kFixedSizeList && !v.children.empty()) {
-    return n * static_cast<uint64_t>(t.list_size) *
-           static_cast<uint64_t>(std::max(1, v.children[0].type->byte_width()));
-  }
-  uint64_t offsets = n * (t.has_large_offsets() ? 8 : 4);
-  if (n == 0) return 0;
-  uint64_t span = static_cast<uint64_t>(v.OffsetAt(v.length) - v.OffsetAt(0));
-  if (t.is_binary_like()) return offsets + span;
-  if (!v.children.empty()) {
-    const ArrayView& c = v.children[0];
-    uint64_t w = c.type->byte_width() > 0 ? static_cast<uint64_t>(c.type->byte_width()) : 8;
-    return offsets + span * w;
-  }
-  return offsets;
-}
-
-Field SystemField(const char* name, TypeId id) {
-  Field f;
-  f.name = name;
-  f.type.id = id;
-  f.nullable = false;
-  return f;
-}
-
 // A view of rows [a, a + len) of `arr`.
 ArrayView Slice(const OwnedArray& arr, size_t a, size_t len) {
   ArrayView v = merge::ViewOf(arr);
@@ -209,7 +179,7 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
   }
   uint64_t input_bytes = 0;
   for (const auto& batch : batches) {
-    for (const ArrayView& v : batch) input_bytes += EstimateBytes(v);
+    for (const ArrayView& v : batch) input_bytes += UncompressedBytes(v);
   }
   uint64_t row_bytes = std::max<uint64_t>(1, input_bytes / n);
   size_t rows_per_file =
