@@ -43,3 +43,16 @@ class FileCache:
 def rounds(bench_opts: dict[str, Any], default: int) -> int:
     r: int | None = bench_opts["bench_rounds"]
     return default if r is None else max(1, r)
+
+
+def write_terminal_summary(request: pytest.FixtureRequest, write: Callable[[Any], None]) -> None:
+    """Calls ``write(terminalreporter)`` with output capture off, after a module's tests."""
+    tr = request.config.pluginmanager.get_plugin("terminalreporter")
+    if tr is None:
+        return
+    cap = request.config.pluginmanager.get_plugin("capturemanager")
+    if cap is None:
+        write(tr)
+    else:
+        with cap.global_and_fixture_disabled():
+            write(tr)

@@ -41,7 +41,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchutil import rounds
+from benchutil import rounds, write_terminal_summary
 
 N_RUNS = int(os.environ.get("COMPACTION_RUNS", "10"))
 RUN_ROWS = int(os.environ.get("COMPACTION_RUN_ROWS", "500000"))
@@ -187,15 +187,8 @@ def expected(fx: Fixture) -> pa.Table:
 @pytest.fixture(scope="module", autouse=True)
 def _summary(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    if tr is None or "lamina" not in _results:
-        return
-    cap = request.config.pluginmanager.get_plugin("capturemanager")
-    if cap is None:
-        _write_summary(tr)
-    else:
-        with cap.global_and_fixture_disabled():
-            _write_summary(tr)
+    if "lamina" in _results:
+        write_terminal_summary(request, _write_summary)
 
 
 def _write_summary(tr: Any) -> None:

@@ -39,7 +39,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from benchutil import rounds
+from benchutil import rounds, write_terminal_summary
 
 N_RUNS = int(os.environ.get("MERGE_RUNS", "8"))
 RUN_ROWS = int(os.environ.get("MERGE_RUN_ROWS", "1250000"))
@@ -125,15 +125,8 @@ def lamina_table(runs: list[pa.Table], tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="module", autouse=True)
 def _summary(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    if tr is None or "lamina merged read" not in _results:
-        return
-    cap = request.config.pluginmanager.get_plugin("capturemanager")
-    if cap is None:
-        _write_summary(tr)
-    else:
-        with cap.global_and_fixture_disabled():
-            _write_summary(tr)
+    if "lamina merged read" in _results:
+        write_terminal_summary(request, _write_summary)
 
 
 def _write_summary(tr: Any) -> None:

@@ -43,23 +43,12 @@ import pyarrow as pa
 MAX_INPUT = 64 * 1024
 
 
-def validate_table(table) -> None:
-    """Arrow's full validation (offsets inside buffers, child lengths, ...). Invalid UTF-8
-    in a string column is tolerated: lamina does not validate string bytes on read (a
-    crafted file with valid checksums can hold any bytes), which Arrow only reports."""
-    try:
-        table.validate(full=True)
-    except pa.ArrowInvalid as e:
-        if "Invalid UTF8" not in str(e):
-            raise
-
-
 def check_table(table: pa.Table, reader: lamina.format.FileReader, rows: int) -> None:
     if table.num_columns != len(reader.schema):
         raise AssertionError(f"{table.num_columns} columns, schema has {len(reader.schema)}")
     if table.num_rows != rows:
         raise AssertionError(f"{table.num_rows} rows, expected {rows}")
-    validate_table(table)
+    make_corpus.validate_table(table)
 
 
 def exercise(data: bytes) -> None:

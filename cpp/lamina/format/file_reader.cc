@@ -488,13 +488,9 @@ Status FileReader::Take(const std::vector<size_t>& columns, const int64_t* indic
                                  [](uint64_t v, const PageMeta& p) { return v < p.row_start; });
       page_of[j] = static_cast<uint32_t>(it - pages.begin() - 1);
     }
-    // Stable counting sort of positions by page.
-    std::vector<size_t> counts(pages.size() + 1, 0);
-    for (uint32_t pg : page_of) ++counts[pg + 1];
-    for (size_t i = 1; i < counts.size(); ++i) counts[i] += counts[i - 1];
+    // Rows in increasing order group the positions by page and walk each page forwards.
     std::vector<size_t> order(m);
-    for (size_t j = 0; j < m; ++j) order[counts[page_of[j]]++] = j;
-    // Within a page, sort by row so takes walk each page forwards.
+    for (size_t j = 0; j < m; ++j) order[j] = j;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
       return indices[a] < indices[b];
     });

@@ -33,7 +33,7 @@ const Tables& GetTables() {
 
 #ifdef LAMINA_X86
 // One crc32 instruction has a 3-cycle latency but a throughput of one per cycle, so
-// three independent lanes over adjacent blocks run ~3x faster than one; the lanes are
+// three independent lanes over adjacent blocks keep the unit busy; the lanes are
 // then combined by "shifting" a lane's CRC over the bytes that follow it, a linear map
 // applied with four 256-entry tables. Page checksums dominated a cold take() of a large
 // file before this (benchmarks/test_w1_file.py).
