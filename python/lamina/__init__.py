@@ -13,8 +13,10 @@ from lamina.errors import (
     InvalidArgumentError,
     LaminaError,
     SchemaError,
+    StorageError,
     TableExistsError,
     TableNotFoundError,
+    UnsupportedVersionError,
 )
 from lamina.scan import Scan, Split
 from lamina.snapshot import Snapshot
@@ -34,10 +36,12 @@ __all__ = [
     "SchemaError",
     "Snapshot",
     "Split",
+    "StorageError",
     "Table",
     "TableExistsError",
     "TableNotFoundError",
     "Transaction",
+    "UnsupportedVersionError",
     "create_table",
     "errors",
     "format",

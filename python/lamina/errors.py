@@ -8,8 +8,10 @@ __all__ = [
     "InvalidArgumentError",
     "LaminaError",
     "SchemaError",
+    "StorageError",
     "TableExistsError",
     "TableNotFoundError",
+    "UnsupportedVersionError",
 ]
 
 
@@ -39,3 +41,16 @@ class CorruptFileError(LaminaError):
 
 class InvalidArgumentError(LaminaError, ValueError):
     """An argument is unsupported or malformed (unknown option, unsupported type, ...)."""
+
+
+class StorageError(LaminaError, OSError):
+    """The storage failed (write, short write, no space, fsync, rename, ...).
+
+    Nothing was committed by the failing operation: the table stays readable at its last
+    committed snapshot, and files the operation left behind are orphans. It is also an
+    ``OSError`` whose ``errno`` says what the operating system reported.
+    """
+
+
+class UnsupportedVersionError(LaminaError):
+    """A file or table was written by a newer lamina format version than this one reads."""
