@@ -14,7 +14,7 @@ Environment variables (pytest options belong to conftest.py):
 
     W1_TABLE_SCALE=0.1 pytest benchmarks/test_w1_table.py --benchmark-columns=min,rounds
 
-``run_tables.py`` runs the same workload once and prints one table of ratios.
+``run.py`` runs the same workload once and prints one table of ratios.
 """
 
 from __future__ import annotations
