@@ -56,10 +56,11 @@ bool TryCandidate(Put&& put, size_t best_size, ByteWriter* out) {
 }
 
 template <typename T>
-void EncodeIntsT(const T* v, size_t n, bool is_signed, ByteWriter* out, int depth) {
+void EncodeIntsT(const T* v, size_t n, bool is_signed, ByteWriter* out, int depth,
+                 const IntRange* known = nullptr) {
   constexpr int W = sizeof(T);
   if (n == 0) return PutPlainInts(v, n, W, out);
-  IntRange r = ComputeRange(v, n, W, is_signed);
+  IntRange r = known != nullptr ? *known : ComputeRange(v, n, W, is_signed);
   if (r.min == r.max) return PutConstantInts(n, W, r.min, out);
   const size_t plain_size = n * W + 4;
   const size_t bp_size = PackedBytes(n, r.bits) + W + 4;
@@ -143,8 +144,15 @@ template <typename F>
 void EncodeFloatsT(const F* v, size_t n, ByteWriter* out, int depth) {
   constexpr int W = sizeof(F);
   if (n == 0) return PutPlainInts(v, n, W, out);
-  IntRange r = ComputeRange(v, n, W, false);  // over bit patterns
-  if (r.min == r.max) return PutConstantInts(n, W, r.min, out);
+  {
+    // Constant bit patterns? Stops at the first difference, so real data pays nothing
+    // (a full min/max pass here cost about as much as the rest of a plain float page).
+    using U = std::conditional_t<W == 4, uint32_t, uint64_t>;
+    const U* u = reinterpret_cast<const U*>(v);
+    size_t i = 1;
+    while (i < n && u[i] == u[0]) ++i;
+    if (i == n) return PutConstantInts(n, W, u[0], out);
+  }
   const size_t plain_size = n * W + 4;
   if (depth >= kMaxEncodeDepth || n < 16) return PutPlainInts(v, n, W, out);
 
@@ -196,6 +204,18 @@ void EncodeIntStream(const void* values, size_t n, int width, bool is_signed, By
   DispatchWidth(width, [&](auto t) {
     using T = decltype(t);
     EncodeIntsT(static_cast<const T*>(values), n, is_signed, out, depth);
+  });
+}
+
+void EncodeIntStreamWithRange(const void* values, size_t n, int width, bool is_signed,
+                              uint64_t min, uint64_t max, ByteWriter* out, int depth) {
+  DispatchWidth(width, [&](auto t) {
+    using T = decltype(t);
+    IntRange r;
+    r.min = min;
+    r.max = max;
+    r.bits = BitLength(static_cast<T>(static_cast<T>(max) - static_cast<T>(min)));
+    EncodeIntsT(static_cast<const T*>(values), n, is_signed, out, depth, &r);
   });
 }
 

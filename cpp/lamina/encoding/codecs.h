@@ -22,6 +22,9 @@ Status TakeIntStream(ByteReader* in, size_t n, int width, const uint32_t* idx, s
 // Chooses an encoding by sampling (cascade.cc) and writes one stream.
 void EncodeIntStream(const void* values, size_t n, int width, bool is_signed, ByteWriter* out,
                      int depth);
+// The same, given ComputeRange(values, n, width, is_signed) as (min, max).
+void EncodeIntStreamWithRange(const void* values, size_t n, int width, bool is_signed,
+                              uint64_t min, uint64_t max, ByteWriter* out, int depth);
 // Writes one stream with the given top-level encoding; nested streams are chosen by the
 // cascade. InvalidArgument if `tag` cannot represent the values (e.g. constant).
 Status EncodeIntStreamAs(Tag tag, const void* values, size_t n, int width, bool is_signed,

@@ -131,24 +131,31 @@ Status TakeDictInts(ByteReader* body, size_t n, int width, const uint32_t* idx, 
 }
 
 void PutDictBinary(const BinaryInput& in, ByteWriter* out, int depth) {
+  // One hash lookup per value gives codes in order of first appearance; sorting the
+  // distinct values then renumbers them (a second lookup per value cost as much again).
   std::unordered_map<std::string_view, uint32_t> index;
   std::vector<std::string_view> distinct;
-  for (size_t i = 0; i < in.n; ++i) {
-    std::string_view s(reinterpret_cast<const char*>(in.value(i)), in.length(i));
-    if (index.emplace(s, 0).second) distinct.push_back(s);
-  }
-  std::sort(distinct.begin(), distinct.end());
-  std::vector<uint64_t> offsets(distinct.size() + 1, 0);
-  std::vector<uint8_t> data;
-  for (size_t k = 0; k < distinct.size(); ++k) {
-    index[distinct[k]] = static_cast<uint32_t>(k);
-    data.insert(data.end(), distinct[k].begin(), distinct[k].end());
-    offsets[k + 1] = data.size();
-  }
   std::vector<uint32_t> codes(in.n);
   for (size_t i = 0; i < in.n; ++i) {
-    codes[i] = index[std::string_view(reinterpret_cast<const char*>(in.value(i)), in.length(i))];
+    std::string_view s(reinterpret_cast<const char*>(in.value(i)), in.length(i));
+    auto [it, added] = index.emplace(s, static_cast<uint32_t>(distinct.size()));
+    if (added) distinct.push_back(s);
+    codes[i] = it->second;
   }
+  std::vector<uint32_t> by_value(distinct.size());
+  for (size_t k = 0; k < by_value.size(); ++k) by_value[k] = static_cast<uint32_t>(k);
+  std::sort(by_value.begin(), by_value.end(),
+            [&](uint32_t a, uint32_t b) { return distinct[a] < distinct[b]; });
+  std::vector<uint32_t> renumber(distinct.size());
+  std::vector<uint64_t> offsets(distinct.size() + 1, 0);
+  std::vector<uint8_t> data;
+  for (size_t k = 0; k < by_value.size(); ++k) {
+    renumber[by_value[k]] = static_cast<uint32_t>(k);
+    std::string_view v = distinct[by_value[k]];
+    data.insert(data.end(), v.begin(), v.end());
+    offsets[k + 1] = data.size();
+  }
+  for (uint32_t& c : codes) c = renumber[c];
   ByteWriter body;
   body.PutVarint(in.n);
   body.PutVarint(distinct.size());

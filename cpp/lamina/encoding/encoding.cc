@@ -1,6 +1,8 @@
 // The public entry points of encoding.h: argument checks, then the codecs at depth 0.
 #include "lamina/encoding/encoding.h"
 
+#include "lamina/encoding/bitpack.h"
+
 #include "lamina/arrow/array.h"
 
 #include <string>
@@ -41,6 +43,14 @@ Status CheckIndices(const uint32_t* idx, size_t m, size_t n) {
 
 void EncodeInts(const void* values, size_t n, int width, bool is_signed, ByteWriter* out) {
   EncodeIntStream(values, n, width, is_signed, out, 0);
+}
+
+void EncodeIntsMinMax(const void* values, size_t n, int width, bool is_signed, ByteWriter* out,
+                      uint64_t* min, uint64_t* max) {
+  IntRange r = ComputeRange(values, n, width, is_signed);
+  *min = r.min;
+  *max = r.max;
+  EncodeIntStreamWithRange(values, n, width, is_signed, r.min, r.max, out, 0);
 }
 
 Status DecodeInts(ByteReader* in, size_t n, int width, bool is_signed, void* out) {

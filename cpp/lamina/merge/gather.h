@@ -20,6 +20,9 @@ ArrayView ViewOf(const OwnedArray& arr);
 
 // REQUIRES: every non-null src[r] has type `type`; rows are in range.
 // InvalidArgument if a string/list column would exceed 32-bit offsets.
+// Buffers that `*out` holds on entry, when nothing else shares them and they are big
+// enough, are reused for the result (a caller gathering similar selections in a loop
+// skips faulting in fresh pages); pass a fresh OwnedArray otherwise.
 Status GatherRuns(const DataType& type, const std::vector<const ArrayView*>& src,
                   const uint32_t* run, const uint32_t* row, size_t m, OwnedArray* out);
 
