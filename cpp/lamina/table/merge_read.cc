@@ -7,6 +7,7 @@
 #include "lamina/merge/gather.h"
 #include "lamina/merge/key.h"
 #include "lamina/merge/loser_tree.h"
+#include "lamina/merge/mread_merge.h"
 #include "lamina/util/parallel.h"
 
 namespace lamina::table {
@@ -19,13 +20,14 @@ struct Run {
   std::vector<ArrayView> key_views;
   OwnedArray kind, seq;
   bool has_kind = false, has_seq = false;
-  merge::NormalizedKeys keys;
+  merge::NormalizedKeys keys;  // unless the key is compared raw
+  const void* raw = nullptr;     // the raw key values (one integer key column)
   std::vector<int> column_of;  // requested column i -> file column (-1: absent)
   std::vector<OwnedArray> values;  // decoded requested non-key columns, by request index
   std::vector<ArrayView> value_views;
 };
 
-Status OpenRun(const ReadFile& f, const TableOptions& o, Run* run) {
+Status OpenRun(const ReadFile& f, const TableOptions& o, merge::RawKey raw, Run* run) {
   LAMINA_ASSIGN_OR_RETURN(run->reader, format::FileReader::Open(f.path));
   const Schema& fs = run->reader->schema();
   std::vector<size_t> cols;
@@ -68,6 +70,15 @@ Status OpenRun(const ReadFile& f, const TableOptions& o, Run* run) {
     if (run->seq.null_count != 0) return Status::Corruption(f.path + ": _seq has nulls");
   }
   for (const OwnedArray& a : run->key_arrays) run->key_views.push_back(merge::ViewOf(a));
+  if (raw != merge::RawKey::kNone) {
+    // One integer key column: the merge compares its values as they are.
+    const ArrayView& v = run->key_views[0];
+    if (v.null_count != 0 && CountNulls(v.validity, v.offset, v.length) != 0) {
+      return Status::SchemaError("primary key column '" + o.key_columns[0] + "' contains nulls");
+    }
+    run->raw = static_cast<const uint8_t*>(v.values) + v.offset * v.type->byte_width();
+    return Status::OK();
+  }
   std::vector<const ArrayView*> kv;
   for (const ArrayView& v : run->key_views) kv.push_back(&v);
   return merge::NormalizeKeys(kv, o.key_columns, &run->keys);
@@ -94,17 +105,27 @@ Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
     result.schema.fields.push_back(ts.fields[t]);
   }
 
+  merge::RawKey raw = merge::RawKey::kNone;
+  if (o.key_index.size() == 1) raw = merge::RawKeyOf(ts.fields[o.key_index[0]].type);
   std::vector<Run> runs(files.size());
   LAMINA_RETURN_IF_ERROR(ParallelFor(files.size(), [&](size_t i) {
-    return OpenRun(files[i], o, &runs[i]);
+    return OpenRun(files[i], o, raw, &runs[i]);
   }));
 
-  std::vector<merge::RunKeys> rk(runs.size());
+  merge::RangeMergeInput in;
+  in.raw = raw;
+  in.runs.resize(runs.size());
   std::vector<const int8_t*> kinds(runs.size(), nullptr);
   for (size_t r = 0; r < runs.size(); ++r) {
-    rk[r].keys = &runs[r].keys;
-    rk[r].priority = files[r].priority;
-    if (runs[r].has_seq) rk[r].seq = runs[r].seq.values->as<uint64_t>();
+    merge::RangeRun& rr = in.runs[r];
+    if (raw != merge::RawKey::kNone) {
+      rr.raw = runs[r].raw;
+      rr.raw_size = static_cast<size_t>(runs[r].key_arrays[0].length);
+    } else {
+      rr.keys = &runs[r].keys;
+    }
+    rr.priority = files[r].priority;
+    if (runs[r].has_seq) rr.seq = runs[r].seq.values->as<uint64_t>();
     if (runs[r].has_kind) {
       const int8_t* k = runs[r].kind.values->as<int8_t>();
       size_t n = static_cast<size_t>(runs[r].kind.length);
@@ -112,31 +133,47 @@ Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
       for (size_t i = 0; i < n; ++i) any |= k[i] != 0;
       if (any) kinds[r] = k;  // runs without deletes skip the per-version check
     }
+    rr.kind = kinds[r];
   }
-  merge::MergedRuns merged;
-  LAMINA_RETURN_IF_ERROR(merge::MergeRuns(rk, &merged));
-  merge::KeyVersions versions;
-  merge::LiveVersions(merged, kinds, &versions);
-  size_t out_rows = versions.size();
 
-  // Which runs hold a counted version: only those are decoded.
-  std::vector<uint8_t> used(runs.size(), 0);
-  if (versions.begin == merged.key_start.data()) {
-    for (size_t r = 0; r < runs.size(); ++r) used[r] = runs[r].keys.size() > 0;
-  } else {
-    for (size_t g = 0; g < out_rows; ++g) {
-      for (uint32_t i = versions.begin[g]; i < versions.end[g]; ++i) used[versions.run[i]] = 1;
-    }
-  }
   std::vector<merge::AggFn> fns(columns.size());
-  merge::Selection last, first;
+  bool all_last = true, all_first = true;
   for (size_t i = 0; i < columns.size(); ++i) {
     fns[i] = ColumnFn(o, table_col[i]);
-    if (fns[i] == merge::AggFn::kLastValue && last.run.empty() && out_rows > 0) {
-      merge::SelectPositional(fns[i], versions, &last);
+    all_last &= fns[i] == merge::AggFn::kLastValue;
+    all_first &= fns[i] == merge::AggFn::kFirstValue;
+  }
+  // Every column keeps one version per key (deduplicate, first_row): the merge emits that
+  // selection directly, without materializing every version.
+  bool fused = all_last || all_first;
+
+  merge::MergedRuns merged;
+  merge::KeyVersions versions;
+  merge::Selection last, first;
+  std::vector<uint8_t> used(runs.size(), 0);
+  size_t out_rows = 0;
+  if (fused) {
+    merge::Selection& sel = all_last ? last : first;
+    LAMINA_RETURN_IF_ERROR(merge::MergeSelect(in, all_last, &sel, &out_rows, &used));
+  } else {
+    LAMINA_RETURN_IF_ERROR(merge::MergeRanges(in, &merged));
+    merge::LiveVersions(merged, kinds, &versions);
+    out_rows = versions.size();
+    // Which runs hold a counted version: only those are decoded.
+    if (versions.begin == merged.key_start.data()) {
+      for (size_t r = 0; r < runs.size(); ++r) used[r] = runs[r].key_arrays[0].length > 0;
+    } else {
+      for (size_t g = 0; g < out_rows; ++g) {
+        for (uint32_t i = versions.begin[g]; i < versions.end[g]; ++i) used[versions.run[i]] = 1;
+      }
     }
-    if (fns[i] == merge::AggFn::kFirstValue && first.run.empty() && out_rows > 0) {
-      merge::SelectPositional(fns[i], versions, &first);
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (fns[i] == merge::AggFn::kLastValue && last.run.empty() && out_rows > 0) {
+        merge::SelectPositional(fns[i], versions, &last);
+      }
+      if (fns[i] == merge::AggFn::kFirstValue && first.run.empty() && out_rows > 0) {
+        merge::SelectPositional(fns[i], versions, &first);
+      }
     }
   }
 
@@ -186,6 +223,10 @@ Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
     const merge::Selection* sel = fns[i] == merge::AggFn::kLastValue    ? &last
                                   : fns[i] == merge::AggFn::kFirstValue ? &first
                                                                         : nullptr;
+    if (fused) {
+      return merge::GatherRuns(ts.fields[table_col[i]].type, src, sel->run.data(),
+                               sel->row.data(), out_rows, &result.columns[i]);
+    }
     if (sel != nullptr && out_rows == 0) sel = nullptr;
     return merge::FoldColumn(fns[i], ts.fields[table_col[i]].type, src, versions,
                              &result.columns[i], sel);

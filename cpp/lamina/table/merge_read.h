@@ -1,7 +1,9 @@
 // Merge-on-read of one bucket: every file of the bucket is a sorted run; their keys are
-// merged with a loser tree (by key, then sequence), each key's versions are folded by
-// the merge engine, deleted keys are dropped, and only the requested columns are decoded
-// and gathered. The result is one batch sorted by key.
+// merged (by key, then sequence) in key ranges on the thread pool (merge/mread_merge.h),
+// each key's versions are folded by the merge engine, deleted keys are dropped, and only
+// the requested columns are decoded and gathered. The result is one batch sorted by key.
+// When every requested column keeps one version per key (deduplicate, first_row), the
+// merge emits that selection directly; a single integer key column is compared raw.
 #pragma once
 
 #include <cstdint>
