@@ -1,7 +1,20 @@
-"""The file layer every table operation goes through, swappable so tests can inject faults.
+"""The file layer every table-level file operation goes through, swappable for tests.
 
-``LocalFileIO`` is the default. A commit is made durable by writing a temporary file,
-flushing it, and linking it into place only if the target does not exist yet.
+``FileIO`` (alias ``LocalFileIO``) works on the local file system. A table uses the one
+given to ``create_table(..., file_io=...)`` / ``open_table(..., file_io=...)``, or a
+fresh ``FileIO``; the table sets its ``sync`` from the ``write.sync`` option.
+
+Metadata files (snapshots, schemas, tags) are written by ``write_new``: a temporary file
+is written, fsynced, and linked into place only if the name is still free; then the
+folder is fsynced. Data files and manifests are written by the C++ core (its own file
+layer, ``cpp/lamina/util/file_io.h``, fsyncs them when ``sync``); the table fsyncs the
+folders that received them through ``fsync_dir`` before it commits.
+
+To inject faults, subclass and override the primitives that the operations above are
+built from: ``open_fd``, ``write_fd``, ``fsync_fd``, ``close_fd``, ``link``,
+``replace``, ``unlink``. Any ``OSError`` they raise makes the table operation fail with
+``lamina.StorageError`` (same errno) and leaves the table at its last committed
+snapshot.
 """
 
 from __future__ import annotations
@@ -9,19 +22,63 @@ from __future__ import annotations
 import errno
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from lamina.errors import LaminaError, StorageError
+
+__all__ = ["FileIO", "LocalFileIO", "NotDurableError", "as_storage_error", "storage_errors"]
+
+
+class NotDurableError(StorageError):
+    """A file was created and is visible, but flushing its folder to disk failed.
+
+    Raised by ``FileIO.write_new`` after the link succeeded. For a snapshot this means
+    the commit happened (readers see it) but may not survive a crash; the table keeps
+    every file the commit references.
+    """
 
 
 class FileIO:
-    """Local file-system operations used by lamina tables."""
+    """Local file-system operations used by lamina tables.
+
+    Args:
+        sync: fsync files and folders (``write_new``, ``write_replace``, ``fsync_dir``).
+            Tables set it from their ``write.sync`` option.
+    """
 
     def __init__(self, sync: bool = True) -> None:
         self.sync = sync
 
+    # ---- primitives: the seams a fault-injecting subclass overrides ------------------
+
+    def open_fd(self, path: str, flags: int, mode: int = 0o644) -> int:
+        return os.open(path, flags, mode)
+
+    def write_fd(self, fd: int, data: memoryview) -> int:
+        """Writes some of ``data``; returns how many bytes (may be fewer: callers loop)."""
+        return os.write(fd, data)
+
+    def fsync_fd(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def close_fd(self, fd: int) -> None:
+        os.close(fd)
+
+    def link(self, src: str, dst: str) -> None:
+        """Hard-links ``src`` as ``dst``; FileExistsError if ``dst`` exists."""
+        os.link(src, dst)
+
+    def replace(self, src: str, dst: str) -> None:
+        os.replace(src, dst)
+
+    def unlink(self, path: str) -> None:
+        os.unlink(path)
+
+    # ---- reads and listings ----------------------------------------------------------
+
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
-
-    def makedirs(self, path: str) -> None:
-        os.makedirs(path, exist_ok=True)
 
     def listdir(self, path: str) -> list[str]:
         try:
@@ -29,15 +86,15 @@ class FileIO:
         except FileNotFoundError:
             return []
 
+    def walk(self, top: str) -> Iterator[str]:
+        """Paths of every file under ``top`` (nothing if it does not exist)."""
+        for dirpath, _dirs, names in os.walk(top):
+            for name in names:
+                yield os.path.join(dirpath, name)
+
     def read_bytes(self, path: str) -> bytes:
         with open(path, "rb") as f:
             return f.read()
-
-    def remove(self, path: str) -> None:
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
 
     def mtime(self, path: str) -> float:
         return os.stat(path).st_mtime
@@ -45,30 +102,71 @@ class FileIO:
     def size(self, path: str) -> int:
         return os.stat(path).st_size
 
+    # ---- changes -----------------------------------------------------------------------
+
+    def makedirs(self, path: str) -> None:
+        """Creates ``path`` and missing parents; with ``sync``, their entries are durable."""
+        missing = []
+        d = os.path.abspath(path)
+        while not os.path.isdir(d):
+            missing.append(d)
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+        os.makedirs(path, exist_ok=True)
+        for created in reversed(missing):
+            self.fsync_dir(os.path.dirname(created))
+
+    def remove(self, path: str) -> None:
+        """Removes a file; nothing happens if it does not exist."""
+        try:
+            self.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    def _discard(self, path: str) -> None:
+        """Removes a temporary file, best effort: if that fails too, it stays as an
+        orphan (``remove_orphan_files`` deletes it) rather than hide the first error."""
+        try:
+            self.remove(path)
+        except OSError:
+            pass
+
     def fsync_dir(self, path: str) -> None:
+        """Makes the entries of folder ``path`` durable (no-op without ``sync``)."""
         if not self.sync:
             return
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        fd = self.open_fd(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            os.fsync(fd)
+            self.fsync_fd(fd)
         finally:
-            os.close(fd)
+            self.close_fd(fd)
 
     def _write_temp(self, directory: str, data: bytes) -> str:
         tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = self.open_fd(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
             view = memoryview(data)
             while view:
-                n = os.write(fd, view)
+                n = self.write_fd(fd, view)
+                if n <= 0:  # write(2) never returns 0 for a non-empty request
+                    raise OSError(errno.EIO, f"write {tmp} made no progress")
                 view = view[n:]
             if self.sync:
-                os.fsync(fd)
+                self.fsync_fd(fd)
         except BaseException:
-            os.close(fd)
-            self.remove(tmp)
+            try:
+                self.close_fd(fd)
+            except OSError:
+                pass
+            self._discard(tmp)
             raise
-        os.close(fd)
+        try:
+            self.close_fd(fd)
+        except BaseException:
+            self._discard(tmp)
+            raise
         return tmp
 
     def write_new(self, path: str, data: bytes) -> bool:
@@ -76,35 +174,75 @@ class FileIO:
 
         The content is complete and flushed before the name appears, so a reader never
         sees a partial file, and two writers can never both create the same path.
+
+        Raises:
+            OSError: Nothing was created (the temporary file is removed).
+            NotDurableError: ``path`` was created, but fsyncing its folder failed.
         """
         directory = os.path.dirname(path)
         tmp = self._write_temp(directory, data)
         try:
-            os.link(tmp, path)
+            self.link(tmp, path)
         except FileExistsError:
             return False
         except OSError as e:  # pragma: no cover - file systems without hard links
             if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
                 raise
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = self.open_fd(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
             except FileExistsError:
                 return False
-            os.close(fd)
-            os.replace(tmp, path)
+            self.close_fd(fd)
+            self.replace(tmp, path)
             tmp = ""
         finally:
             if tmp:
-                self.remove(tmp)
-        self.fsync_dir(directory)
+                # Best effort even after a successful link: the name is already in place.
+                self._discard(tmp)
+        try:
+            self.fsync_dir(directory)
+        except OSError as e:
+            raise NotDurableError(
+                e.errno or errno.EIO,
+                f"created {path}, but fsync of its folder failed ({e.strerror or e}); "
+                "it is visible but may not survive a crash",
+            ) from e
         return True
 
     def write_replace(self, path: str, data: bytes) -> None:
         """Atomically writes ``path``, replacing what was there (for hints like LATEST)."""
         directory = os.path.dirname(path)
         tmp = self._write_temp(directory, data)
-        os.replace(tmp, path)
+        try:
+            self.replace(tmp, path)
+        except BaseException:
+            self._discard(tmp)
+            raise
         self.fsync_dir(directory)
 
 
 LocalFileIO = FileIO
+
+
+@contextmanager
+def storage_errors(what: str) -> Iterator[None]:
+    """Re-raises an ``OSError`` that is not yet a ``LaminaError`` as ``StorageError``.
+
+    The errno, message and file name are kept; the original is the ``__cause__``.
+    """
+    try:
+        yield
+    except LaminaError:
+        raise
+    except OSError as e:
+        raise as_storage_error(e, what) from e
+
+
+def as_storage_error(e: OSError, what: str) -> StorageError:
+    """``e`` as a ``StorageError`` whose message starts with ``what``."""
+    if e.errno is None:
+        return StorageError(f"{what} failed: {e}")
+    reason = e.strerror or os.strerror(e.errno)
+    if e.filename is not None:
+        return StorageError(e.errno, f"{what} failed: {reason}", e.filename)
+    return StorageError(e.errno, f"{what} failed: {reason}")

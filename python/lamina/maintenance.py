@@ -13,7 +13,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from lamina.errors import InvalidArgumentError
+from lamina.errors import CorruptFileError, InvalidArgumentError
 
 if TYPE_CHECKING:
     from lamina.table import Table
@@ -60,6 +60,9 @@ def expire_snapshots(
     for sid in expire:  # oldest first: the table never has a gap before its newest
         table._io.remove(store.snapshot_path(sid))
         store._cache.pop(sid, None)
+    # The removals must be durable before the files those snapshots reference go: after
+    # a crash, a snapshot file that reappeared would name deleted files.
+    table._io.fsync_dir(store.snapshot_dir)
     for path in sorted(old_data - keep_data):
         table._io.remove(os.path.join(table.path, path))
     for name in sorted(old_manifests - keep_manifests):
@@ -76,12 +79,14 @@ def remove_orphan_files(table: Table, older_than: datetime.timedelta) -> list[st
     cutoff = time.time() - older_than.total_seconds()
     removed = []
     candidates: list[str] = []
-    for sub in ("data", "manifest", "snapshot", "tag", "schema"):
+    subs = ("data", "manifest", "snapshot", "tag", "schema")
+    for sub in subs:  # walking a linked folder would delete outside the table
         top = os.path.join(table.path, sub)
-        for dirpath, _dirs, names in os.walk(top):
-            for name in names:
-                rel = os.path.relpath(os.path.join(dirpath, name), table.path)
-                candidates.append(rel)
+        if os.path.lexists(top) and not store.containment.check_dir(top):
+            raise CorruptFileError(f"{sub}/ leads out of the table folder; nothing was removed")
+    for sub in subs:
+        for path in table._io.walk(os.path.join(table.path, sub)):
+            candidates.append(os.path.relpath(path, table.path))
     for rel in candidates:
         name = os.path.basename(rel)
         top = rel.split(os.sep, 1)[0]
@@ -93,7 +98,7 @@ def remove_orphan_files(table: Table, older_than: datetime.timedelta) -> list[st
             continue  # only leftovers of interrupted atomic writes are orphans there
         full = os.path.join(table.path, rel)
         try:
-            if os.stat(full).st_mtime > cutoff:
+            if table._io.mtime(full) > cutoff:
                 continue
         except FileNotFoundError:
             continue

@@ -8,4 +8,5 @@ PYBIND11_MODULE(_core, m) {
   lamina::py::RegisterFormat(m);
   lamina::py::RegisterTable(m);
   lamina::py::RegisterCompact(m);
+  lamina::py::RegisterIO(m);
 }

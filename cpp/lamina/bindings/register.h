@@ -10,5 +10,6 @@ void RegisterEncoding(pybind11::module_& m);
 void RegisterFormat(pybind11::module_& m);
 void RegisterTable(pybind11::module_& m);
 void RegisterCompact(pybind11::module_& m);
+void RegisterIO(pybind11::module_& m);
 
 }  // namespace lamina::py

@@ -14,7 +14,7 @@ const char* ClassFor(StatusCode code) {
     case StatusCode::kCorruption: return "CorruptFileError";
     case StatusCode::kSchema: return "SchemaError";
     case StatusCode::kNotFound: return nullptr;  // FileNotFoundError
-    case StatusCode::kIOError: return nullptr;   // OSError
+    case StatusCode::kIOError: return "StorageError";  // also an OSError
     case StatusCode::kOk: break;
   }
   return "LaminaError";
@@ -28,15 +28,18 @@ void RegisterErrors(pyb::module_& m) {
       if (p) std::rethrow_exception(p);
     } catch (const StatusError& e) {
       const Status& st = e.status();
+      pyb::object cls;
       if (st.code() == StatusCode::kNotFound) {
-        PyErr_SetString(PyExc_FileNotFoundError, st.message().c_str());
+        cls = pyb::reinterpret_borrow<pyb::object>(PyExc_FileNotFoundError);
+      } else {
+        cls = pyb::module_::import("lamina.errors").attr(ClassFor(st.code()));
+      }
+      if (st.os_errno() != 0) {
+        // OSError(errno, message) sets .errno and .strerror.
+        pyb::tuple args = pyb::make_tuple(st.os_errno(), st.message());
+        PyErr_SetObject(cls.ptr(), args.ptr());
         return;
       }
-      if (st.code() == StatusCode::kIOError) {
-        PyErr_SetString(PyExc_OSError, st.message().c_str());
-        return;
-      }
-      pyb::object cls = pyb::module_::import("lamina.errors").attr(ClassFor(st.code()));
       PyErr_SetString(cls.ptr(), st.message().c_str());
     }
   });

@@ -1,13 +1,12 @@
 #include "lamina/format/file_writer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
+#include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "lamina/format/page_writer.h"
 #include "lamina/util/crc32c.h"
+#include "lamina/util/file_io.h"
 #include "lamina/util/parallel.h"
 
 namespace lamina::format {
@@ -47,22 +46,6 @@ void EncodeColumn(size_t c, const std::vector<std::vector<ArrayView>>& batches,
   }
 }
 
-Status WriteAll(int fd, const uint8_t* p, size_t n, const std::string& path) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Status::IOError("write " + path + ": " + std::strerror(errno));
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::OK();
-}
-
-}  // namespace
-
-namespace {
 
 // The file as pieces in order: header, each column's pages, footer and tail. Writing
 // them one after another avoids building (and faulting in) a second copy of the file.
@@ -91,7 +74,14 @@ Status BuildImage(const Schema& schema, const std::vector<std::vector<ArrayView>
     }
   }
   img->columns.resize(ncols);
-  LAMINA_RETURN_IF_ERROR(ParallelFor(ncols, [&](size_t c) {
+  // Largest columns first: workers take columns in this order, so a big column (W1's
+  // list column is 34th of 37) no longer starts last and leaves the other cores idle.
+  std::vector<std::pair<size_t, size_t>> order(ncols);
+  for (size_t c = 0; c < ncols; ++c) order[c] = {RawBytes(c, batches), c};
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  LAMINA_RETURN_IF_ERROR(ParallelFor(ncols, [&](size_t i) {
+    size_t c = order[i].second;
     EncodeColumn(c, batches, options, &img->columns[c]);
     return Status::OK();
   }));
@@ -139,24 +129,20 @@ Result<WriteResult> WriteFile(const std::string& path, const Schema& schema,
                               const WriteOptions& options) {
   FileImage img;
   LAMINA_RETURN_IF_ERROR(BuildImage(schema, batches, options, &img));
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound("cannot create " + path + ": no such directory");
-    return Status::IOError("open " + path + ": " + std::strerror(errno));
-  }
+  LAMINA_ASSIGN_OR_RETURN(io::WritableFile file, io::WritableFile::Create(path));
   const size_t total = img.size();
-  Status st = WriteAll(fd, img.header.data(), img.header.size(), path);
+  Status st = file.Append(img.header.data(), img.header.size());
   for (size_t c = 0; c < img.columns.size() && st.ok(); ++c) {
-    st = WriteAll(fd, img.columns[c].bytes.data(), img.columns[c].bytes.size(), path);
+    st = file.Append(img.columns[c].bytes.data(), img.columns[c].bytes.size());
     img.columns[c].bytes = ByteWriter();  // release as we go
   }
-  if (st.ok()) st = WriteAll(fd, img.trailer.data(), img.trailer.size(), path);
-  if (st.ok() && options.sync && ::fsync(fd) != 0) {
-    st = Status::IOError("fsync " + path + ": " + std::strerror(errno));
-  }
-  if (::close(fd) != 0 && st.ok()) st = Status::IOError("close " + path + ": " + std::strerror(errno));
+  if (st.ok()) st = file.Append(img.trailer.data(), img.trailer.size());
+  if (st.ok() && options.sync) st = file.Sync();
+  Status closed = file.Close();
+  if (st.ok()) st = closed;
   if (!st.ok()) {
-    ::unlink(path.c_str());
+    // Best effort: a file left behind is an orphan that nothing references.
+    (void)io::RemoveFile(path);
     return st;
   }
   WriteResult r;

@@ -1,6 +1,8 @@
 // Writes record batches as one lamina file. The whole file is encoded in memory (each
 // column on its own thread), then written with one sequential pass: columns are laid
-// out one after another so that reading a projection touches contiguous bytes.
+// out one after another so that reading a projection touches contiguous bytes. Bytes
+// go through util/file_io.h (the layer tests inject faults into); on any failure the
+// partial file is removed and the Status carries the errno.
 #pragma once
 
 #include <string>
@@ -16,7 +18,7 @@ namespace lamina::format {
 struct WriteOptions {
   int64_t max_page_rows = 65536;
   int64_t target_page_bytes = 1 << 20;
-  bool sync = false;  // fsync the file before returning
+  bool sync = false;  // fsync the file before returning (its folder is the caller's)
   std::vector<std::pair<std::string, std::string>> file_metadata;
   KeyRange ranges;
 };

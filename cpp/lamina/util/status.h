@@ -27,18 +27,27 @@ class [[nodiscard]] Status {
   static Status Corruption(std::string msg) {
     return Status(StatusCode::kCorruption, std::move(msg));
   }
-  static Status IOError(std::string msg) { return Status(StatusCode::kIOError, std::move(msg)); }
-  static Status NotFound(std::string msg) { return Status(StatusCode::kNotFound, std::move(msg)); }
+  // `os_errno`: what the operating system reported (0: unknown); Python sees it as
+  // StorageError.errno.
+  static Status IOError(std::string msg, int os_errno = 0) {
+    return Status(StatusCode::kIOError, std::move(msg), os_errno);
+  }
+  static Status NotFound(std::string msg, int os_errno = 0) {
+    return Status(StatusCode::kNotFound, std::move(msg), os_errno);
+  }
   static Status SchemaError(std::string msg) { return Status(StatusCode::kSchema, std::move(msg)); }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  int os_errno() const { return os_errno_; }
 
  private:
-  Status(StatusCode code, std::string msg) : code_(code), message_(std::move(msg)) {}
+  Status(StatusCode code, std::string msg, int os_errno = 0)
+      : code_(code), message_(std::move(msg)), os_errno_(os_errno) {}
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  int os_errno_ = 0;
 };
 
 // Either a value or a non-OK Status.
