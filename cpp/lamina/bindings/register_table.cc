@@ -1,5 +1,6 @@
 // Primary-key table kernels: the write path (route, sort, collapse, write files) and the
 // merge-on-read of one bucket's files. The Table API in python/lamina wraps these.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -10,8 +11,10 @@
 #include "lamina/bindings/status_error.h"
 #include "lamina/merge/hash.h"
 #include "lamina/merge/key.h"
+#include "lamina/table/lookup.h"
 #include "lamina/table/merge_read.h"
 #include "lamina/table/write.h"
+#include "lamina/util/parallel.h"
 
 namespace pyb = pybind11;
 
@@ -144,6 +147,84 @@ merge::NormalizedKeys NormalizeStream(pyb::object stream, const std::vector<std:
   return keys;
 }
 
+using Group = std::pair<int64_t, std::vector<std::pair<std::string, uint64_t>>>;
+
+// One batch per group (bucket number, files (path, priority)) holding the current rows of
+// the keys that hash to that bucket; empty batches included.
+pyb::list TableLookup(const std::vector<Group>& groups, pyb::object keys, int64_t buckets,
+                      const std::vector<std::string>& columns, const pyb::dict& options) {
+  if (buckets < 1) throw StatusError(Status::InvalidArgument("buckets must be at least 1"));
+  table::TableOptions o = ParseTableOptions(options, /*write_keys_allowed=*/true);
+  merge::NormalizedKeys norm = NormalizeStream(keys, o.key_columns);
+  for (const Group& g : groups) {
+    if (g.first < 0 || g.first >= buckets) {
+      throw StatusError(Status::InvalidArgument("bucket " + std::to_string(g.first) +
+                                                " out of range"));
+    }
+  }
+  std::vector<table::MergeResult> results(groups.size());
+  {
+    pyb::gil_scoped_release release;  // routing, searching and folding touch no Python objects
+    std::vector<std::vector<uint32_t>> by_bucket(static_cast<size_t>(buckets));
+    for (size_t i = 0; i < norm.size(); ++i) {
+      uint64_t h;
+      if (norm.is_u64()) {
+        h = merge::KeyHashU64(norm.u64()[i]);
+      } else {
+        std::string_view b = norm.bytes(i);
+        h = merge::KeyHash(reinterpret_cast<const uint8_t*>(b.data()), b.size());
+      }
+      by_bucket[h % static_cast<uint64_t>(buckets)].push_back(static_cast<uint32_t>(i));
+    }
+    std::vector<table::LookupKeys> keys_of(static_cast<size_t>(buckets));
+    std::vector<uint8_t> built(static_cast<size_t>(buckets), 0);
+    for (const Group& g : groups) {
+      size_t b = static_cast<size_t>(g.first);
+      if (!built[b]) keys_of[b] = table::MakeLookupKeys(norm, &by_bucket[b]);
+      built[b] = 1;
+    }
+    ThrowIfError(ParallelFor(groups.size(), [&](size_t i) -> Status {
+      std::vector<table::ReadFile> rf;
+      for (const auto& [path, priority] : groups[i].second) rf.push_back({path, priority});
+      LAMINA_ASSIGN_OR_RETURN(
+          results[i], table::Lookup(rf, keys_of[static_cast<size_t>(groups[i].first)], columns, o));
+      return Status::OK();
+    }));
+  }
+  pyb::list out;
+  for (table::MergeResult& r : results) {
+    out.append(ExportBatch(r.schema, std::move(r.columns), r.length));
+  }
+  return out;
+}
+
+using SplitArg = std::pair<bool, std::vector<std::pair<std::string, uint64_t>>>;
+
+pyb::tuple TableTake(const std::vector<SplitArg>& splits,
+                     pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast> positions,
+                     const std::vector<std::string>& columns, const pyb::dict& options) {
+  if (positions.ndim() != 1) throw StatusError(Status::InvalidArgument("indices must be 1-D"));
+  table::TableOptions o = ParseTableOptions(options, /*write_keys_allowed=*/true);
+  std::vector<table::TakeSplit> ts;
+  for (const auto& [concatenated, files] : splits) {
+    table::TakeSplit s;
+    s.concatenated = concatenated;
+    for (const auto& [path, v] : files) {
+      s.paths.push_back(path);
+      s.value.push_back(v);
+    }
+    ts.push_back(std::move(s));
+  }
+  const int64_t* p = positions.data();
+  size_t m = static_cast<size_t>(positions.shape(0));
+  table::MergeResult r;
+  {
+    pyb::gil_scoped_release release;  // `positions` stays alive; decoding touches no Python objects
+    r = ValueOrThrow(table::TakeSplits(ts, columns, std::move(o), p, m));
+  }
+  return ExportBatch(r.schema, std::move(r.columns), r.length);
+}
+
 }  // namespace
 
 void RegisterTable(pyb::module_& m) {
@@ -188,6 +269,20 @@ void RegisterTable(pyb::module_& m) {
         return merge::KeyHash(reinterpret_cast<const uint8_t*>(v.data()), v.size());
       },
       pyb::arg("normalized_key"), "The bucket hash of normalized key bytes.");
+  m.def("table_lookup", &TableLookup, pyb::arg("groups"), pyb::arg("keys"), pyb::arg("buckets"),
+        pyb::arg("columns"), pyb::arg("options"),
+        "Current rows of the keys (a stream of the key columns) in each group (bucket, "
+        "[(path, priority)]): one batch per group, sorted by key.");
+  m.def("table_take", &TableTake, pyb::arg("splits"), pyb::arg("positions"),
+        pyb::arg("columns"), pyb::arg("options"),
+        "Rows at positions of a scan given as splits (concatenated, [(path, value)]): "
+        "concatenated splits list key-disjoint files without deletes in key order with their "
+        "row counts; others list (path, priority) as table_merge_read. One batch, in the "
+        "order of positions.");
+  m.def("reader_cache_clear", &table::ClearReaderCache,
+        "Drops the FileReaders cached by table_lookup and table_take.");
+  m.def("reader_cache_size", &table::ReaderCacheSize,
+        "How many FileReaders table_lookup and table_take have cached.");
 }
 
 }  // namespace lamina::py

@@ -212,11 +212,12 @@ Status FileReader::VerifyPage(ColumnState* st, size_t page) {
 
 namespace {
 
-// Decodes one page of a column without list offsets (fixed_size_list included).
+// Decodes one page of a column without list offsets (fixed_size_list included) into rows
+// [at, at + num_rows) of `arr`.
 Status DecodeFlatPage(const DataType& t, const PageMeta& p, const uint8_t* bytes, OwnedArray* arr,
-                      std::vector<uint8_t>* data) {
+                      std::vector<uint8_t>* data, size_t at) {
   ByteReader in(bytes, p.length);
-  size_t n = p.num_rows, at = p.row_start;
+  size_t n = p.num_rows;
   LAMINA_RETURN_IF_ERROR(DecodeValidity(&in, n, arr, at));
   if (t.id == TypeId::kFixedSizeList) {
     size_t size = static_cast<size_t>(t.list_size);
@@ -345,7 +346,7 @@ Status FileReader::Read(const std::vector<size_t>& columns, std::vector<OwnedArr
       LAMINA_RETURN_IF_ERROR(VerifyPage(st, i));
       const PageMeta& p = st->meta.pages[i];
       LAMINA_RETURN_IF_ERROR(
-          DecodeFlatPage(t, p, source_->data() + p.offset, arr, &datas[task.k]));
+          DecodeFlatPage(t, p, source_->data() + p.offset, arr, &datas[task.k], p.row_start));
     }
     return Status::OK();
   }));
@@ -498,6 +499,34 @@ Status FileReader::Take(const std::vector<size_t>& columns, const int64_t* indic
   });
 }
 
+Status FileReader::DecodePages(size_t c, ColumnState* st, size_t first, size_t last,
+                               OwnedArray* out) {
+  const DataType& t = meta_.schema.fields[c].type;
+  const auto& pages = st->meta.pages;
+  uint64_t base = pages[first].row_start;
+  uint64_t rows = pages[last - 1].row_start + pages[last - 1].num_rows - base;
+  PrepareArray(t, static_cast<int64_t>(rows), out);
+  if (t.id == TypeId::kFixedSizeList) {
+    for (size_t i = first; i < last; ++i) {
+      LAMINA_CHECK_CORRUPT(pages[i].num_rows * static_cast<uint64_t>(t.list_size) <=
+                               MaxChildValues(pages[i].length),
+                           "page holds too many values");
+    }
+    out->children.emplace_back();
+    PrepareArray(t.child->type, static_cast<int64_t>(rows) * t.list_size, &out->children[0]);
+  }
+  std::vector<uint8_t> data;
+  for (size_t i = first; i < last; ++i) {
+    LAMINA_RETURN_IF_ERROR(VerifyPage(st, i));
+    const PageMeta& p = pages[i];
+    LAMINA_RETURN_IF_ERROR(
+        DecodeFlatPage(t, p, source_->data() + p.offset, out, &data, p.row_start - base));
+  }
+  if (t.is_binary_like()) out->data = Buffer::FromVector(std::move(data));
+  FinishNulls(out);
+  return Status::OK();
+}
+
 Status FileReader::ReadRange(const std::vector<size_t>& columns, uint64_t begin, uint64_t end,
                              std::vector<OwnedArray>* out) {
   if (begin > end || end > meta_.num_rows) {
@@ -506,16 +535,43 @@ Status FileReader::ReadRange(const std::vector<size_t>& columns, uint64_t begin,
                                    std::to_string(meta_.num_rows) + " rows");
   }
   size_t m = static_cast<size_t>(end - begin);
-  std::vector<int64_t> idx(m);
-  std::vector<size_t> order(m);
-  for (size_t j = 0; j < m; ++j) {
-    idx[j] = static_cast<int64_t>(begin + j);
-    order[j] = j;
+  // A range on a flat column's page boundaries decodes whole pages, without the row
+  // indices a take needs (point lookups read key pages this way).
+  std::vector<std::pair<size_t, size_t>> whole(columns.size(), {0, 0});
+  bool need_idx = false;
+  for (size_t k = 0; k < columns.size(); ++k) {
+    LAMINA_ASSIGN_OR_RETURN(ColumnState * st, State(columns[k]));
+    const auto& pages = st->meta.pages;
+    if (m > 0 && IsFlat(meta_.schema.fields[columns[k]].type)) {
+      auto first = std::upper_bound(pages.begin(), pages.end(), begin,
+                                    [](uint64_t v, const PageMeta& p) { return v < p.row_start; });
+      size_t a = static_cast<size_t>(first - pages.begin()) - 1, b = a;
+      while (b < pages.size() && pages[b].row_start + pages[b].num_rows < end) ++b;
+      if (pages[a].row_start == begin && b < pages.size() &&
+          pages[b].row_start + pages[b].num_rows == end) {
+        whole[k] = {a, b + 1};
+        continue;
+      }
+    }
+    need_idx = true;
+  }
+  std::vector<int64_t> idx;
+  std::vector<size_t> order;
+  if (need_idx) {
+    idx.resize(m);
+    order.resize(m);
+    for (size_t j = 0; j < m; ++j) {
+      idx[j] = static_cast<int64_t>(begin + j);
+      order[j] = j;
+    }
   }
   out->clear();
   out->resize(columns.size());
   return ParallelFor(columns.size(), [&](size_t k) -> Status {
     LAMINA_ASSIGN_OR_RETURN(ColumnState * st, State(columns[k]));
+    if (whole[k].second > whole[k].first) {
+      return DecodePages(columns[k], st, whole[k].first, whole[k].second, &(*out)[k]);
+    }
     const auto& pages = st->meta.pages;
     std::vector<uint32_t> page_of(m);
     size_t p = 0;

@@ -53,7 +53,9 @@ class FileReader {
               std::vector<OwnedArray>* out);
 
   // Rows [begin, end) of the columns (reading a file a window at a time): decodes only
-  // the pages that overlap the range, in parallel across columns.
+  // the pages that overlap the range, in parallel across columns. A flat column whose
+  // pages start at `begin` and end at `end` is decoded page by page, as Read does (point
+  // lookups read key pages so); other columns go through the take path.
   Status ReadRange(const std::vector<size_t>& columns, uint64_t begin, uint64_t end,
                    std::vector<OwnedArray>* out);
 
@@ -75,6 +77,8 @@ class FileReader {
   Status VerifyPage(ColumnState* st, size_t page);
   Result<ColumnState*> State(size_t c);
   Status ReadListColumn(size_t c, ColumnState* st, OwnedArray* out);
+  // Decodes pages [first, last) of flat column c into one array.
+  Status DecodePages(size_t c, ColumnState* st, size_t first, size_t last, OwnedArray* out);
   Status TakeColumn(size_t c, const int64_t* idx, const std::vector<uint32_t>& page_of,
                     const std::vector<size_t>& order, OwnedArray* out);
 

@@ -1,0 +1,123 @@
+"""Point lookup and positional take without merged reads of whole files.
+
+``lookup`` routes the keys to their buckets and lets the core find them page by page in
+each file of those buckets, then fold their versions with the merge engine
+(``cpp/lamina/table/lookup.h``). ``take`` maps positions of a scan to file rows through
+row counts when a split's files are key-disjoint and hold no deletes (as after a full
+compaction); in a split that needs a merge only the keys are merged, and the keys at the
+wanted positions are then looked up. The result is always the one
+``scan.to_arrow().take(indices)`` gives.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from lamina import _core
+from lamina._arrow import batch_from_capsules
+from lamina.errors import InvalidArgumentError
+from lamina.snapshot import DataFile, files_by_bucket
+
+if TYPE_CHECKING:
+    from lamina.scan import Scan
+    from lamina.table import Table
+
+__all__ = ["lookup", "take"]
+
+
+def _check_columns(schema: pa.Schema, columns: Sequence[str] | None) -> list[str]:
+    if columns is None:
+        return list(schema.names)
+    if isinstance(columns, str):
+        raise InvalidArgumentError("columns must be a list of names, not a string")
+    for c in columns:
+        if c not in schema.names:
+            raise InvalidArgumentError(f"no column named {c!r}")
+    return list(columns)
+
+
+def lookup(table: Table, keys: Any, columns: Sequence[str] | None = None) -> pa.Table:
+    """The current rows of ``keys`` (missing keys are absent; repeated keys appear once).
+
+    Rows come bucket by bucket in plan order, sorted by key within a bucket.
+    """
+    from lamina.table import _as_table, conform
+
+    ts = table._table_schema()
+    pk = list(ts.primary_key)
+    key_schema = pa.schema([ts.schema.field(c) for c in pk])
+    key_table = conform(_as_table(keys), key_schema, what="keys")
+    cols = _check_columns(ts.schema, columns)
+    empty = ts.schema.empty_table().select(cols)
+    if key_table.num_rows == 0:
+        return empty
+    by_bucket = files_by_bucket(table._live_files(table.snapshot(None)))
+    if not by_bucket:
+        return empty
+    groups = [
+        (bucket, [(os.path.join(table.path, f.path), f.priority) for f in fs])
+        for (_, bucket), fs in sorted(by_bucket.items(), key=lambda kv: (repr(kv[0][0]), kv[0][1]))
+    ]
+    caps = _core.table_lookup(groups, key_table, ts.buckets, cols, table._core_options(ts))
+    return pa.Table.from_batches([batch_from_capsules(c) for c in caps])
+
+
+def _as_indices(indices: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
+    if isinstance(indices, (pa.Array, pa.ChunkedArray)):
+        if indices.null_count:
+            raise InvalidArgumentError("indices must not contain nulls")
+        indices = indices.to_numpy(zero_copy_only=False)
+    arr = np.asarray(indices)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise InvalidArgumentError("indices must be a 1-D sequence of integers")
+    if arr.dtype == np.uint64 and arr.max() > np.iinfo(np.int64).max:
+        raise InvalidArgumentError(f"index {int(arr.max())} out of range")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _check_range(idx: np.ndarray[Any, np.dtype[np.int64]], total: int) -> None:
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= total):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise InvalidArgumentError(f"index {bad} out of range for a scan of {total} rows")
+
+
+def _concatenable(files: list[DataFile]) -> list[DataFile] | None:
+    """The files in key order if their merged read is their concatenation, else None."""
+    if any(f.delete_count for f in files):
+        return None
+    ordered = sorted((f for f in files if f.row_count > 0), key=lambda f: f.min_key)
+    for a, b in zip(ordered, ordered[1:]):
+        if a.max_key >= b.min_key:
+            return None
+    return ordered
+
+
+def take(scan: Scan, indices: Any) -> pa.Table:
+    """Rows at ``indices`` of ``scan.to_arrow()`` (splits in plan order, each sorted by key).
+
+    Raises InvalidArgumentError for an index that is negative or not below the row count.
+    """
+    idx = _as_indices(indices)
+    if scan._filter is not None or getattr(scan, "_file_filter", None) is not None:
+        whole = scan.to_arrow()
+        _check_range(idx, whole.num_rows)
+        return whole.take(pa.array(idx))
+    table = scan._table
+    meta = {f.path: f for f in table._live_files(scan.snapshot)}
+    splits: list[tuple[bool, list[tuple[str, int]]]] = []
+    for split in scan.plan():
+        ordered = _concatenable([meta[p] for p, _ in split.files])
+        if ordered is not None:
+            files = [(os.path.join(split.table_path, f.path), f.row_count) for f in ordered]
+        else:
+            files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
+        splits.append((ordered is not None, files))
+    caps = _core.table_take(splits, idx, list(scan._columns), table._core_options(scan._ts))
+    return pa.Table.from_batches([batch_from_capsules(caps)])
