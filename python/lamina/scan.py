@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 
 from lamina import _core
 from lamina._arrow import batch_from_capsules
-from lamina.errors import InvalidArgumentError
+from lamina.errors import CorruptFileError, InvalidArgumentError
+from lamina.format import check_version
 from lamina.snapshot import DataFile, Snapshot, files_by_bucket
 
 if TYPE_CHECKING:
@@ -131,6 +132,12 @@ class Scan:
                 files = _prune_by_key_range(files, self._filter, pk[0], typ, self._ts.schema)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                 pass  # a filter Arrow cannot simplify: read everything
+        for f in files:
+            if f.bucket >= self._ts.buckets:
+                raise CorruptFileError(
+                    f"{f.path!r} is listed in bucket {f.bucket}; the table has "
+                    f"{self._ts.buckets} buckets"
+                )
         splits = []
         for (partition, bucket), fs in sorted(
             files_by_bucket(files).items(), key=lambda kv: (repr(kv[0][0]), kv[0][1])
@@ -162,9 +169,13 @@ class Scan:
 
     def _read_split(self, split: Split, cols: list[str]) -> pa.Table:
         files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
-        batch = batch_from_capsules(
-            _core.table_merge_read(files, cols, self._table._core_options(self._ts))
-        )
+        try:
+            capsules = _core.table_merge_read(files, cols, self._table._core_options(self._ts))
+        except CorruptFileError:
+            for path, _ in files:  # a file of a newer format: say so, not "corrupt"
+                check_version(path)
+            raise
+        batch = batch_from_capsules(capsules)
         table = pa.Table.from_batches([batch])
         if self._filter is not None:
             table = table.filter(self._filter)
@@ -195,6 +206,19 @@ class Scan:
 
     def to_pandas(self) -> Any:
         return self.to_arrow().to_pandas()
+
+    def take(self, indices: Any) -> pa.Table:
+        """The rows at ``indices`` (positions in this scan's row order, as ``to_arrow()``
+        returns them), in the order asked.
+
+        Splits whose files do not overlap (e.g. after a full compaction) map positions to
+        file rows and decode only the pages holding them; other splits merge only their
+        key columns to find the keys at those positions, then look the keys up.
+        Out-of-range indices raise ``InvalidArgumentError``.
+        """
+        from lamina import _lookup
+
+        return _lookup.take(self, indices)
 
     def count(self) -> int:
         """Number of rows the scan returns."""

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from lamina import metadata as md
+from lamina import options as opts
 from lamina.errors import CorruptFileError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from lamina.io import FileIO
+
+SCHEMA_FORMAT_VERSION = 1
+MAX_FIELDS = 1 << 17
+MAX_FIELD_ID = (1 << 31) - 1
+MAX_SCHEMA_ID = (1 << 31) - 1
+MAX_BUCKETS = 1 << 16
+# Values per fixed_size_list row. Bounded so a planted schema cannot make a read fill
+# a missing column with rows * size nulls of an absurd size.
+MAX_LIST_SIZE = 1 << 20
+_TYPE_DEPTH = 3  # list<item>: deeper types are not stored (check_supported)
+_TIME_UNITS = ("s", "ms", "us", "ns")
 
 _SIMPLE: dict[str, pa.DataType] = {
     "int8": pa.int8(),
@@ -50,21 +67,33 @@ def type_to_json(t: pa.DataType) -> Any:
     raise InvalidArgumentError(f"unsupported type {t}")
 
 
-def type_from_json(j: Any) -> pa.DataType:
+def type_from_json(j: Any, depth: int = 0) -> pa.DataType:
+    """The Arrow type of a schema file's type JSON; CorruptFileError if malformed."""
     if isinstance(j, str):
         if j not in _SIMPLE:
-            raise CorruptFileError(f"unknown type {j!r} in schema file")
+            raise CorruptFileError(f"unknown type {md.brief(j)} in schema file")
         return _SIMPLE[j]
+    if not isinstance(j, dict) or depth >= _TYPE_DEPTH:
+        raise CorruptFileError(f"unknown type {md.brief(j)} in schema file")
     kind = j.get("type")
+    what = "schema file type"
     if kind == "timestamp":
-        return pa.timestamp(j["unit"], tz=j.get("tz"))
+        unit = j.get("unit")
+        tz = j.get("tz")
+        if unit not in _TIME_UNITS or not (tz is None or (isinstance(tz, str) and len(tz) < 64)):
+            raise CorruptFileError(f"bad timestamp type {md.brief(j)} in schema file")
+        try:
+            return pa.timestamp(unit, tz=tz)
+        except (pa.ArrowException, ValueError, TypeError):
+            raise CorruptFileError(f"bad timestamp type {md.brief(j)} in schema file") from None
     if kind == "fixed_size_list":
-        return pa.list_(type_from_json(j["item"]), int(j["size"]))
+        size = md.get_int(j, "size", what, 1, MAX_LIST_SIZE)
+        return pa.list_(type_from_json(j.get("item"), depth + 1), size)
     if kind == "large_list":
-        return pa.large_list(type_from_json(j["item"]))
+        return pa.large_list(type_from_json(j.get("item"), depth + 1))
     if kind == "list":
-        return pa.list_(type_from_json(j["item"]))
-    raise CorruptFileError(f"unknown type {j!r} in schema file")
+        return pa.list_(type_from_json(j.get("item"), depth + 1))
+    raise CorruptFileError(f"unknown type {md.brief(j)} in schema file")
 
 
 def check_supported(schema: pa.Schema) -> None:
@@ -73,6 +102,10 @@ def check_supported(schema: pa.Schema) -> None:
             type_to_json(f.type)
         except InvalidArgumentError:
             raise InvalidArgumentError(f"column {f.name!r} has unsupported type {f.type}") from None
+        if pa.types.is_fixed_size_list(f.type) and not 1 <= f.type.list_size <= MAX_LIST_SIZE:
+            raise InvalidArgumentError(
+                f"column {f.name!r}: fixed_size_list size must be in [1, {MAX_LIST_SIZE}]"
+            )
         if pa.types.is_list(f.type) or pa.types.is_large_list(f.type):
             v = f.type.value_type
             if pa.types.is_list(v) or pa.types.is_large_list(v) or pa.types.is_fixed_size_list(v):
@@ -122,28 +155,102 @@ class TableSchema:
         return json.dumps(doc, indent=2, sort_keys=True).encode()
 
     @staticmethod
-    def from_json(data: bytes) -> TableSchema:
+    def from_json(data: bytes, what: str = "schema file") -> TableSchema:
+        """Parses and checks a schema file.
+
+        Raises:
+            CorruptFileError: Not a valid schema (bad JSON, a missing field, a wrong type,
+                repeated names or field ids, a key or partition column that is not valid).
+            UnsupportedVersionError: Written by a newer format version.
+        """
+        doc = md.parse_json(data, what)
+        md.check_format_version(doc, what, SCHEMA_FORMAT_VERSION)
+        fields = []
+        field_ids: dict[str, int] = {}
+        for f in md.get_list(doc, "fields", what, MAX_FIELDS):
+            if not isinstance(f, dict):
+                raise CorruptFileError(f"{what}: a field is not an object")
+            name = md.get_str(f, "name", what)
+            fid = md.get_int(f, "id", what, 1, MAX_FIELD_ID)
+            nullable = f.get("nullable")
+            if not name or not isinstance(nullable, bool):
+                raise CorruptFileError(f"{what}: field {md.brief(name)} is malformed")
+            if name in field_ids:
+                raise CorruptFileError(f"{what}: column {md.brief(name)} appears twice")
+            field_ids[name] = fid
+            fields.append(pa.field(name, type_from_json(f.get("type")), nullable=nullable))
+        if not fields:
+            raise CorruptFileError(f"{what} has no columns")
+        if len(set(field_ids.values())) != len(field_ids):
+            raise CorruptFileError(f"{what}: two columns share a field id")
+        schema = pa.schema(fields)
         try:
-            doc = json.loads(data)
-            if doc.get("format_version", 1) > 1:
-                raise CorruptFileError(
-                    "schema written by a newer lamina (format_version "
-                    f"{doc['format_version']}); upgrade lamina"
-                )
-            fields = [
-                pa.field(f["name"], type_from_json(f["type"]), nullable=f["nullable"])
-                for f in doc["fields"]
-            ]
-            return TableSchema(
-                id=int(doc["id"]),
-                schema=pa.schema(fields),
-                field_ids={f["name"]: int(f["id"]) for f in doc["fields"]},
-                primary_key=tuple(doc["primary_key"]),
-                partition_by=tuple(doc["partition_by"]),
-                buckets=int(doc["buckets"]),
-                merge_engine=str(doc["merge_engine"]),
-                options={str(k): str(v) for k, v in doc["options"].items()},
-                next_field_id=int(doc["next_field_id"]),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise CorruptFileError(f"malformed schema file: {e}") from None
+            check_supported(schema)
+        except InvalidArgumentError as e:
+            raise CorruptFileError(f"{what}: {e}") from None
+        next_id = md.get_int(doc, "next_field_id", what, 1, MAX_FIELD_ID + 1)
+        if next_id <= max(field_ids.values()):
+            raise CorruptFileError(f"{what}: next_field_id is not above every field id")
+        pk = md.get_str_list(doc, "primary_key", what, len(fields))
+        if not pk or len(set(pk)) != len(pk):
+            raise CorruptFileError(f"{what}: the primary key is empty or repeats a column")
+        for c in pk:
+            if c not in field_ids:
+                raise CorruptFileError(f"{what}: key column {md.brief(c)} is not a column")
+            kf = schema.field(c)
+            if kf.nullable or type_to_json(kf.type) not in KEY_TYPES:
+                raise CorruptFileError(f"{what}: key column {md.brief(c)} has a bad type")
+        parts = md.get_str_list(doc, "partition_by", what, len(pk))
+        if len(set(parts)) != len(parts) or not set(parts) <= set(pk):
+            raise CorruptFileError(f"{what}: partition columns must be distinct key columns")
+        engine = md.get_str(doc, "merge_engine", what)
+        if engine not in opts.MERGE_ENGINES:
+            raise CorruptFileError(f"{what}: unknown merge_engine {md.brief(engine)}")
+        options = doc.get("options", {})
+        if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
+            raise CorruptFileError(f"{what}: options must map names to strings")
+        _check_options(options, engine, schema, pk, what)
+        return TableSchema(
+            id=md.get_int(doc, "id", what, 0, MAX_SCHEMA_ID),
+            schema=schema,
+            field_ids=field_ids,
+            primary_key=tuple(pk),
+            partition_by=tuple(parts),
+            buckets=md.get_int(doc, "buckets", what, 1, MAX_BUCKETS),
+            merge_engine=engine,
+            options=dict(options),
+            next_field_id=next_id,
+        )
+
+
+def _check_options(
+    options: dict[str, str], engine: str, schema: pa.Schema, pk: list[str], what: str
+) -> None:
+    try:
+        opts.validate(options, engine)
+        for key, value in options.items():
+            if not key.startswith("fields.") and value.lstrip("-").isdigit():
+                if int(value) > md.MAX_INT:
+                    raise InvalidArgumentError(f"option {key!r} is out of range")
+    except InvalidArgumentError as e:
+        raise CorruptFileError(f"{what}: {e}") from None
+    for col in opts.aggregates(options):
+        if col not in schema.names or col in pk:
+            raise CorruptFileError(f"{what}: an aggregate names no value column {md.brief(col)}")
+
+
+def read_schema(root: str, io: FileIO, sid: int, containment: md.Containment) -> TableSchema:
+    """``<root>/schema/schema-<sid>.json``, checked (see ``TableSchema.from_json``).
+
+    Raises:
+        FileNotFoundError: No such schema file.
+        CorruptFileError: It is malformed, leads out of the table or holds another id.
+        UnsupportedVersionError: Written by a newer format version.
+    """
+    path = os.path.join(root, "schema", f"schema-{sid}.json")
+    what = f"schema-{sid}.json"
+    containment.check(path, what, md.MAX_JSON_BYTES)
+    ts = TableSchema.from_json(io.read_bytes(path), what)
+    if ts.id != sid:
+        raise CorruptFileError(f"{what} holds schema {ts.id}")
+    return ts

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -22,15 +23,32 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lamina import format as lformat
-from lamina.errors import CommitConflictError, CorruptFileError
+from lamina import metadata as md
+from lamina.errors import CommitConflictError, CorruptFileError, UnsupportedVersionError
 from lamina.io import FileIO
 
 ADD = 0
 DELETE = 1
 PRIORITY_SHIFT = 20
 MAX_FILES_PER_COMMIT = 1 << PRIORITY_SHIFT
+
+# Format versions this lamina writes and reads (a missing field means version 1).
+SNAPSHOT_FORMAT_VERSION = 1
+MANIFEST_FORMAT_VERSION = 1
+TAG_FORMAT_VERSION = 1
+MANIFEST_VERSION_KEY = "lamina.manifest.format_version"
+
+SNAPSHOT_KINDS = frozenset({"append", "delete", "compact", "overwrite", "schema"})
+# Priorities (id << PRIORITY_SHIFT | i) must stay below 2**63.
+MAX_SNAPSHOT_ID = (1 << (63 - PRIORITY_SHIFT)) - 1
+MAX_SCHEMA_ID = (1 << 31) - 1
+MAX_MANIFESTS = 1 << 16  # commits merge manifests past manifest.merge_min_count
+MAX_BUCKETS = 1 << 16
+MAX_TAG_BYTES = 1 << 16
+_SNAPSHOT_NAME = re.compile(r"snapshot-([1-9][0-9]{0,18})\.json")
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -92,7 +110,7 @@ class Snapshot:
 
     def to_json(self) -> bytes:
         doc = {
-            "format_version": 1,
+            "format_version": SNAPSHOT_FORMAT_VERSION,
             "id": self.id,
             "parent_id": self.parent_id,
             "schema_id": self.schema_id,
@@ -107,52 +125,59 @@ class Snapshot:
         return json.dumps(doc, indent=2, sort_keys=True).encode()
 
     @staticmethod
-    def from_json(data: bytes) -> Snapshot:
-        try:
-            doc = json.loads(data)
-            if doc.get("format_version", 1) > 1:
-                raise CorruptFileError(
-                    f"snapshot written by a newer lamina (format_version "
-                    f"{doc['format_version']}); upgrade lamina"
-                )
-            for name in doc["manifests"]:
-                _check_name(name)
-            return Snapshot(
-                id=int(doc["id"]),
-                parent_id=None if doc["parent_id"] is None else int(doc["parent_id"]),
-                schema_id=int(doc["schema_id"]),
-                timestamp_ms=int(doc["timestamp_ms"]),
-                kind=str(doc["kind"]),
-                manifests=tuple(doc["manifests"]),
-                delta_manifests=tuple(doc["delta_manifests"]),
-                record_count=int(doc["record_count"]),
-                commit_user=str(doc["commit_user"]),
-                summary=dict(doc.get("summary", {})),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise CorruptFileError(f"malformed snapshot file: {e}") from None
+    def from_json(data: bytes, what: str = "snapshot file") -> Snapshot:
+        """Parses and checks a snapshot file.
 
-
-def _check_name(name: str) -> None:
-    """Manifest names are bare file names: nothing may point outside the table."""
-    if not name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
-        raise CorruptFileError(f"snapshot names an invalid manifest {name!r}")
+        Raises:
+            CorruptFileError: Not a valid snapshot (bad JSON, a missing field, a wrong
+                type, a value out of range, a manifest name that is not a bare name).
+            UnsupportedVersionError: Written by a newer format version.
+        """
+        doc = md.parse_json(data, what)
+        md.check_format_version(doc, what, SNAPSHOT_FORMAT_VERSION)
+        sid = md.get_int(doc, "id", what, 1, MAX_SNAPSHOT_ID)
+        parent = doc.get("parent_id")
+        if parent is not None and not (md.is_int(parent) and 1 <= parent < sid):
+            raise CorruptFileError(f"{what}: parent_id must be null or in [1, {sid - 1}]")
+        kind = md.get_str(doc, "kind", what)
+        if kind not in SNAPSHOT_KINDS:
+            raise CorruptFileError(f"{what}: unknown kind {kind[:40]!r}")
+        manifests = md.get_str_list(doc, "manifests", what, MAX_MANIFESTS)
+        for name in manifests:
+            md.check_name(name, what)
+        delta = md.get_str_list(doc, "delta_manifests", what, MAX_MANIFESTS)
+        if not set(delta) <= set(manifests):
+            raise CorruptFileError(f"{what}: a delta manifest is not one of its manifests")
+        summary = doc.get("summary", {})
+        if not isinstance(summary, dict):
+            raise CorruptFileError(f"{what}: summary must be an object")
+        md.check_plain(summary, f"{what} summary")
+        return Snapshot(
+            id=sid,
+            parent_id=None if parent is None else int(parent),
+            schema_id=md.get_int(doc, "schema_id", what, 0, MAX_SCHEMA_ID),
+            timestamp_ms=md.get_int(doc, "timestamp_ms", what),
+            kind=kind,
+            manifests=tuple(manifests),
+            delta_manifests=tuple(delta),
+            record_count=md.get_int(doc, "record_count", what),
+            commit_user=md.get_str(doc, "commit_user", what),
+            summary=summary,
+        )
 
 
 def check_relative_path(path: str) -> None:
-    parts = path.split("/")
-    if (
-        not path
-        or path.startswith("/")
-        or "\\" in path
-        or "\x00" in path
-        or any(p in ("", ".", "..") for p in parts)
-    ):
-        raise CorruptFileError(f"manifest names a file outside the table: {path!r}")
+    """Data file paths stay inside the table's ``data/`` folder."""
+    md.check_relative_path(path)
 
 
 class SnapshotStore:
-    """Reads and creates the snapshot, manifest and tag files of one table."""
+    """Reads and creates the snapshot, manifest and tag files of one table.
+
+    Everything it reads is checked (see ``lamina.metadata``): a malformed file raises
+    CorruptFileError, a newer format version UnsupportedVersionError, and no file or
+    data file path may lead out of the table folder.
+    """
 
     def __init__(self, root: str, io: FileIO) -> None:
         self.root = root
@@ -160,9 +185,23 @@ class SnapshotStore:
         self.snapshot_dir = os.path.join(root, "snapshot")
         self.manifest_dir = os.path.join(root, "manifest")
         self.tag_dir = os.path.join(root, "tag")
+        self.containment = md.Containment(root)
         self._cache: dict[int, Snapshot] = {}
         self._manifest_cache: dict[str, list[DataFile]] = {}
         self._manifest_kinds: dict[str, list[int]] = {}
+
+    def read_metadata(self, path: str, what: str, max_size: int = md.MAX_JSON_BYTES) -> bytes:
+        """The bytes of a metadata file under the root, after the containment checks.
+
+        Raises:
+            FileNotFoundError: The file does not exist.
+            CorruptFileError: It leads out of the table, is no regular file or too big.
+        """
+        self.containment.check(path, what, max_size)
+        data = self.io.read_bytes(path)
+        if len(data) > max_size:  # grew after the check
+            raise CorruptFileError(f"{what} is {len(data)} bytes; at most {max_size} expected")
+        return data
 
     # ---- snapshots ------------------------------------------------------------------
 
@@ -170,40 +209,44 @@ class SnapshotStore:
         return os.path.join(self.snapshot_dir, f"snapshot-{sid}.json")
 
     def load(self, sid: int) -> Snapshot:
+        """Snapshot ``sid``; KeyError if its file does not exist."""
         if sid in self._cache:
             return self._cache[sid]
+        what = f"snapshot-{sid}.json"
         try:
-            data = self.io.read_bytes(self.snapshot_path(sid))
+            data = self.read_metadata(self.snapshot_path(sid), what)
         except FileNotFoundError:
             raise KeyError(sid) from None
-        snap = Snapshot.from_json(data)
+        snap = Snapshot.from_json(data, what)
         if snap.id != sid:
-            raise CorruptFileError(f"snapshot-{sid}.json holds snapshot {snap.id}")
+            raise CorruptFileError(f"{what} holds snapshot {snap.id}")
         self._cache[sid] = snap
         return snap
 
     def ids(self) -> list[int]:
+        """Ids of the snapshot files present (only canonical ``snapshot-<id>.json``)."""
         out = []
         for name in self.io.listdir(self.snapshot_dir):
-            if name.startswith("snapshot-") and name.endswith(".json"):
-                try:
-                    out.append(int(name[len("snapshot-") : -len(".json")]))
-                except ValueError:
-                    continue
+            m = _SNAPSHOT_NAME.fullmatch(name)
+            if m is not None and int(m.group(1)) <= MAX_SNAPSHOT_ID:
+                out.append(int(m.group(1)))
         return sorted(out)
 
     def latest_id(self) -> int | None:
         """The newest snapshot id: LATEST is a hint, verified by probing the next ids."""
         hint = None
+        path = os.path.join(self.snapshot_dir, "LATEST")
         try:
-            hint = int(self.io.read_bytes(os.path.join(self.snapshot_dir, "LATEST")).decode())
-        except (FileNotFoundError, ValueError):
-            pass
+            text = self.read_metadata(path, "LATEST", 64).decode("ascii").strip()
+            if text.isdigit() and 1 <= int(text) <= MAX_SNAPSHOT_ID:
+                hint = int(text)
+        except (FileNotFoundError, CorruptFileError, UnicodeDecodeError):
+            pass  # only a hint: list the folder instead
         if hint is None or not self.io.exists(self.snapshot_path(hint)):
             ids = self.ids()
             return ids[-1] if ids else None
         sid = hint
-        while self.io.exists(self.snapshot_path(sid + 1)):
+        while sid < MAX_SNAPSHOT_ID and self.io.exists(self.snapshot_path(sid + 1)):
             sid += 1
         return sid
 
@@ -231,25 +274,50 @@ class SnapshotStore:
             cols["schema_id"].append(f.schema_id)
             cols["snapshot_id"].append(f.snapshot_id)
             cols["run"].append(f.run)
-        table = pa.table(cols, schema=MANIFEST_SCHEMA)
+        table = pa.Table.from_pydict(cols, schema=MANIFEST_SCHEMA)
         path = os.path.join(self.manifest_dir, name)
-        lformat.write_file(path, table, sync=self.io.sync)
+        lformat.write_file(
+            path,
+            table,
+            sync=self.io.sync,
+            metadata={MANIFEST_VERSION_KEY: str(MANIFEST_FORMAT_VERSION).encode()},
+        )
+        self.io.fsync_dir(self.manifest_dir)
         return name
 
     def read_manifest(self, name: str) -> tuple[list[int], list[DataFile]]:
+        """The (kinds, files) of one manifest, checked entry by entry.
+
+        Raises:
+            FileNotFoundError: The manifest does not exist.
+            CorruptFileError: It is malformed or names a file outside the table.
+            UnsupportedVersionError: Written by a newer manifest format version.
+        """
         if name not in self._manifest_cache:
-            _check_name(name)
-            table = lformat.read_file(os.path.join(self.manifest_dir, name))
-            if not table.schema.equals(MANIFEST_SCHEMA):
-                raise CorruptFileError(f"manifest {name} has an unexpected schema")
+            what = f"manifest {md.check_name(name, 'snapshot')}"
+            path = os.path.join(self.manifest_dir, name)
+            self.containment.check(path, what)
+            reader = lformat.FileReader(path)
+            _check_manifest_version(reader.metadata, what)
+            if not reader.schema.equals(MANIFEST_SCHEMA):
+                raise CorruptFileError(f"{what} has an unexpected schema")
+            table = reader.read()
+            _check_manifest_columns(table, what)
+            md.check_relative_paths(table.column("path"), what)
             d = table.to_pydict()
+            paths = d["path"]
+            # Few distinct partitions: parse each text once.
+            parsed: dict[str, tuple[tuple[str, Any], ...]] = {}
+            for text in d["partition"]:
+                if text not in parsed:
+                    parsed[text] = _parse_partition(text, what)
+            partitions = d["partition"]
             files = []
             for i in range(table.num_rows):
-                check_relative_path(d["path"][i])
                 files.append(
                     DataFile(
-                        path=d["path"][i],
-                        partition=tuple((k, v) for k, v in json.loads(d["partition"][i])),
+                        path=paths[i],
+                        partition=parsed[partitions[i]],
                         bucket=d["bucket"][i],
                         file_size=d["file_size"][i],
                         row_count=d["row_count"][i],
@@ -268,15 +336,27 @@ class SnapshotStore:
         return self._manifest_kinds[name], self._manifest_cache[name]
 
     def live_files(self, snap: Snapshot) -> list[DataFile]:
-        """The data files of a snapshot: every ADD not later DELETEd, in commit order."""
+        """The data files of a snapshot: every ADD not later DELETEd, in commit order.
+
+        Raises CorruptFileError if a manifest lists a file committed after ``snap`` or
+        a file that resolves outside the table folder (checked here, before anything
+        reads, compacts or deletes it).
+        """
         live: dict[str, DataFile] = {}
         for name in snap.manifests:
             kinds, files = self.read_manifest(name)
             for kind, f in zip(kinds, files):
+                if f.snapshot_id > snap.id:
+                    raise CorruptFileError(
+                        f"manifest {name} of snapshot {snap.id} lists {f.path!r} as committed "
+                        f"by the later snapshot {f.snapshot_id}"
+                    )
                 if kind == ADD:
                     live[f.path] = f
                 else:
                     live.pop(f.path, None)
+        for f in live.values():
+            self.containment.check(os.path.join(self.root, f.path), "data file")
         return sorted(live.values(), key=lambda f: f.priority)
 
     # ---- commit ---------------------------------------------------------------------
@@ -356,12 +436,97 @@ class SnapshotStore:
         return os.path.join(self.tag_dir, f"{name}.json")
 
     def tags(self) -> dict[str, int]:
+        """Tag name -> snapshot id, from every ``tag/<name>.json``.
+
+        Raises:
+            CorruptFileError: A tag file is malformed or leads out of the table. A bad tag
+                is never skipped: expiring snapshots relies on every tag being seen.
+            UnsupportedVersionError: A tag written by a newer format version.
+        """
         out = {}
         for fname in self.io.listdir(self.tag_dir):
-            if fname.endswith(".json") and not fname.startswith("."):
-                doc = json.loads(self.io.read_bytes(os.path.join(self.tag_dir, fname)))
-                out[fname[: -len(".json")]] = int(doc["snapshot_id"])
+            if not fname.endswith(".json") or fname.startswith("."):
+                continue
+            name = fname[: -len(".json")]
+            what = f"tag file {fname!r}"
+            try:
+                data = self.read_metadata(os.path.join(self.tag_dir, fname), what, MAX_TAG_BYTES)
+            except FileNotFoundError:
+                continue  # removed since the listing
+            doc = md.parse_json(data, what)
+            md.check_format_version(doc, what, TAG_FORMAT_VERSION)
+            if "name" in doc and doc["name"] != name:
+                raise CorruptFileError(f"{what} names tag {md.brief(doc['name'])}")
+            out[name] = md.get_int(doc, "snapshot_id", what, 1, MAX_SNAPSHOT_ID)
         return out
+
+
+def _check_manifest_version(meta: dict[str, bytes], what: str) -> None:
+    raw = meta.get(MANIFEST_VERSION_KEY, b"1")
+    if not (0 < len(raw) <= 9 and raw.isdigit()) or int(raw) < 1:
+        raise CorruptFileError(f"{what}: bad format version {raw[:20]!r}")
+    if int(raw) > MANIFEST_FORMAT_VERSION:
+        raise UnsupportedVersionError(
+            f"{what} was written with format version {int(raw)}; this lamina reads format "
+            f"version {MANIFEST_FORMAT_VERSION} at most: upgrade lamina"
+        )
+
+
+def _check_manifest_columns(table: pa.Table, what: str) -> None:
+    """Vectorised range and consistency checks of a manifest's columns."""
+    for name in table.column_names:
+        if table.column(name).null_count:
+            raise CorruptFileError(f"{what}: column {name!r} holds nulls")
+    if table.num_rows == 0:
+        return
+
+    def bad(mask: Any) -> bool:
+        return bool(pc.any(mask).as_py())
+
+    col = table.column
+    if bad(pc.invert(pc.is_in(col("kind"), value_set=pa.array([ADD, DELETE], pa.int8())))):
+        raise CorruptFileError(f"{what}: an entry kind is neither ADD nor DELETE")
+    for name in ("file_size", "row_count", "delete_count", "level", "schema_id", "run"):
+        if bad(pc.less(col(name), 0)):
+            raise CorruptFileError(f"{what}: a negative {name}")
+    if bad(pc.less(col("bucket"), 0)) or bad(pc.greater_equal(col("bucket"), MAX_BUCKETS)):
+        raise CorruptFileError(f"{what}: a bucket outside [0, {MAX_BUCKETS})")
+    if bad(pc.greater(col("delete_count"), col("row_count"))):
+        raise CorruptFileError(f"{what}: an entry with more deletes than rows")
+    if bad(pc.greater(col("schema_id"), MAX_SCHEMA_ID)):
+        raise CorruptFileError(f"{what}: a schema id out of range")
+    sid = col("snapshot_id")
+    if bad(pc.less(sid, 1)) or bad(pc.greater(sid, MAX_SNAPSHOT_ID)):
+        raise CorruptFileError(f"{what}: a snapshot id out of range")
+    # A file's priority is (committing snapshot << PRIORITY_SHIFT) | position.
+    prio_sid = pc.shift_right(col("priority"), pa.scalar(PRIORITY_SHIFT, pa.uint64()))
+    if bad(pc.not_equal(prio_sid, pc.cast(sid, pa.uint64()))):
+        raise CorruptFileError(f"{what}: a priority that does not match its snapshot id")
+    if bad(pc.greater(col("min_key"), col("max_key"))):
+        raise CorruptFileError(f"{what}: an entry whose min key exceeds its max key")
+
+
+def _parse_partition(text: str, what: str) -> tuple[tuple[str, Any], ...]:
+    """``[[column, value], ...]`` with string columns and int/string/null values."""
+    if len(text) > md.MAX_PATH_BYTES * 4:
+        raise CorruptFileError(f"{what}: a partition value is too long")
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        raise CorruptFileError(f"{what}: a partition is not valid JSON") from None
+    if not isinstance(doc, list):
+        raise CorruptFileError(f"{what}: a partition is not a list")
+    out = []
+    for pair in doc:
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not isinstance(pair[0], str)
+            or not (pair[1] is None or isinstance(pair[1], str) or md.is_int(pair[1]))
+        ):
+            raise CorruptFileError(f"{what}: a partition entry is not [column, value]")
+        out.append((pair[0], pair[1]))
+    return tuple(out)
 
 
 def files_by_bucket(

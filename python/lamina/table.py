@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 import getpass
+import logging
 import os
+import posixpath
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Union
 
@@ -16,16 +18,21 @@ from lamina import _core
 from lamina import options as opts
 from lamina.errors import (
     CommitConflictError,
+    CorruptFileError,
     InvalidArgumentError,
     SchemaError,
+    StorageError,
     TableExistsError,
     TableNotFoundError,
 )
-from lamina.io import FileIO
-from lamina.schema import KEY_TYPES, TableSchema, check_supported, type_to_json
+from lamina.io import FileIO, NotDurableError, as_storage_error, storage_errors
+from lamina.metadata import Containment
+from lamina.schema import KEY_TYPES, TableSchema, check_supported, read_schema, type_to_json
 from lamina.snapshot import DataFile, Snapshot, SnapshotStore
 
 SnapshotRef = Union[int, str, datetime.datetime, Snapshot, None]
+
+_log = logging.getLogger("lamina")
 
 
 def create_table(
@@ -36,6 +43,8 @@ def create_table(
     buckets: int = 1,
     merge_engine: opts.MergeEngine = "deduplicate",
     options: Mapping[str, Any] | None = None,
+    *,
+    file_io: FileIO | None = None,
 ) -> Table:
     """Creates a primary-key table in the folder ``path``.
 
@@ -48,10 +57,14 @@ def create_table(
         merge_engine: deduplicate, partial_update, aggregate or first_row.
         options: Table options (see ``lamina.options``), e.g.
             ``{"fields.clicks.aggregate": "sum"}``.
+        file_io: The file layer the table works through (default: a new
+            ``lamina.io.FileIO``); its ``sync`` is set from the ``write.sync`` option.
 
     Raises:
         TableExistsError: A table already exists at ``path``.
         InvalidArgumentError: A bad schema, key, engine, bucket count or option.
+        StorageError: The storage failed; no table was created (unless the error is a
+            ``lamina.io.NotDurableError``: then it exists but may not survive a crash).
     """
     root = os.fspath(path)
     if not isinstance(schema, pa.Schema):
@@ -101,12 +114,11 @@ def create_table(
     # Key columns can never be null.
     fields = [f.with_nullable(False) if f.name in pk else f for f in schema]
     schema = pa.schema(fields)
-    io = FileIO(sync=opts.get_bool(options_s, "write.sync"))
+    io = file_io if file_io is not None else FileIO()
+    io.sync = opts.get_bool(options_s, "write.sync")
     schema_dir = os.path.join(root, "schema")
     if io.exists(schema_dir) and any(n.endswith(".json") for n in io.listdir(schema_dir)):
         raise TableExistsError(f"a lamina table already exists at {root}")
-    for d in ("schema", "snapshot", "manifest", "tag", "data"):
-        io.makedirs(os.path.join(root, d))
     ts = TableSchema(
         id=0,
         schema=schema,
@@ -118,23 +130,32 @@ def create_table(
         options=options_s,
         next_field_id=len(schema) + 1,
     )
-    if not io.write_new(os.path.join(schema_dir, "schema-0.json"), ts.to_json()):
-        raise TableExistsError(f"a lamina table already exists at {root}")
+    with storage_errors("create_table"):
+        for d in ("schema", "snapshot", "manifest", "tag", "data"):
+            io.makedirs(os.path.join(root, d))
+        # The folders' entries are durable (makedirs); schema-0.json makes it a table.
+        if not io.write_new(os.path.join(schema_dir, "schema-0.json"), ts.to_json()):
+            raise TableExistsError(f"a lamina table already exists at {root}")
     return Table(root, io)
 
 
-def open_table(path: str | os.PathLike[str]) -> Table:
-    """Opens the table in ``path``; TableNotFoundError if there is none."""
+def open_table(path: str | os.PathLike[str], *, file_io: FileIO | None = None) -> Table:
+    """Opens the table in ``path``; TableNotFoundError if there is none.
+
+    ``file_io``: the file layer to work through (default: a new ``lamina.io.FileIO``);
+    its ``sync`` is set from the table's ``write.sync`` option.
+    """
     root = os.fspath(path)
-    probe = FileIO()
-    if not probe.exists(os.path.join(root, "schema", "schema-0.json")):
+    io = file_io if file_io is not None else FileIO()
+    if not io.exists(os.path.join(root, "schema", "schema-0.json")):
         raise TableNotFoundError(f"no lamina table at {root}")
-    ts = _load_schema(root, probe, 0)
-    return Table(root, FileIO(sync=opts.get_bool(ts.options, "write.sync")))
+    ts = _load_schema(root, io, 0)
+    io.sync = opts.get_bool(ts.options, "write.sync")
+    return Table(root, io)
 
 
 def _load_schema(root: str, io: FileIO, sid: int) -> TableSchema:
-    return TableSchema.from_json(io.read_bytes(os.path.join(root, "schema", f"schema-{sid}.json")))
+    return read_schema(root, io, sid, Containment(root))
 
 
 class Table:
@@ -146,6 +167,8 @@ class Table:
         self._store = SnapshotStore(root, io)
         self._schemas: dict[int, TableSchema] = {}
         self._user = f"{getpass.getuser()}-{os.getpid()}"
+        # Folders under data/ whose own entry in their parent is known to be durable.
+        self._durable_dirs: set[str] = set()
 
     # ---- properties -----------------------------------------------------------------
 
@@ -160,6 +183,11 @@ class Table:
     @property
     def path(self) -> str:
         return self._root
+
+    @property
+    def file_io(self) -> FileIO:
+        """The file layer this table works through (see ``lamina.io``)."""
+        return self._io
 
     @property
     def schema(self) -> pa.Schema:
@@ -199,6 +227,10 @@ class Table:
         Raises:
             SchemaError: A missing or extra column, a type that cannot be cast safely, or
                 a null in a primary-key column. Nothing is written.
+            StorageError: The storage failed (errno set). Nothing is committed and the
+                table stays at its last snapshot; files left behind are orphans.
+                Exception: ``lamina.io.NotDurableError`` means the snapshot was created
+                (and is visible) but flushing its folder failed.
         """
         with self.transaction() as tx:
             tx.write(data)
@@ -236,7 +268,8 @@ class Table:
         """
         from lamina.compaction import compact
 
-        return compact(self, full=full)
+        with storage_errors("compact"):
+            return compact(self, full=full)
 
     def expire_snapshots(
         self, retain_last: int = 1, older_than: datetime.timedelta | None = None
@@ -246,7 +279,8 @@ class Table:
         they referenced. Returns the expired ids."""
         from lamina.maintenance import expire_snapshots
 
-        return expire_snapshots(self, retain_last, older_than)
+        with storage_errors("expire_snapshots"):
+            return expire_snapshots(self, retain_last, older_than)
 
     def remove_orphan_files(
         self, older_than: datetime.timedelta = datetime.timedelta(days=1)
@@ -255,7 +289,8 @@ class Table:
         ``older_than`` (``timedelta(0)``: all of them); returns their paths."""
         from lamina.maintenance import remove_orphan_files
 
-        return remove_orphan_files(self, older_than)
+        with storage_errors("remove_orphan_files"):
+            return remove_orphan_files(self, older_than)
 
     # ---- snapshots and tags ---------------------------------------------------------
 
@@ -282,7 +317,12 @@ class Table:
             tags = self._store.tags()
             if ref not in tags:
                 raise InvalidArgumentError(f"no tag {ref!r}")
-            return self._store.load(tags[ref])
+            try:
+                return self._store.load(tags[ref])
+            except KeyError:
+                raise CorruptFileError(
+                    f"tag {ref!r} names snapshot {tags[ref]}, which does not exist"
+                ) from None
         if isinstance(ref, datetime.datetime):
             if ref.tzinfo is None:
                 ref = ref.astimezone()
@@ -307,7 +347,9 @@ class Table:
         import json
 
         doc = json.dumps({"name": name, "snapshot_id": snap.id}).encode()
-        if not self._io.write_new(self._store.tag_path(name), doc):
+        with storage_errors("tag"):
+            created = self._io.write_new(self._store.tag_path(name), doc)
+        if not created:
             raise InvalidArgumentError(f"tag {name!r} already exists")
         return snap
 
@@ -340,45 +382,38 @@ class Table:
     def lookup(self, keys: Any, columns: Sequence[str] | None = None) -> pa.Table:
         """The current rows for ``keys`` (missing keys are absent).
 
-        Only the buckets the keys hash to are read, and in them only the files whose key
-        range holds one of the keys.
+        Only the buckets the keys hash to are searched, and in them only the files whose
+        key range, and then the key pages whose min/max, may hold a key; the C++ core
+        decodes those key pages, takes the matching rows and folds their versions with the
+        table's merge engine (GIL released, files in parallel).
         """
-        import bisect
+        from lamina import _lookup
 
-        import pyarrow.compute as pc
-
-        from lamina.scan import Scan
-
-        ts = self._table_schema()
-        pk = list(ts.primary_key)
-        key_schema = pa.schema([ts.schema.field(c) for c in pk])
-        key_table = conform(_as_table(keys), key_schema, what="keys")
-        cols = list(columns) if columns is not None else ts.schema.names
-        need = cols + [c for c in pk if c not in cols]
-        if key_table.num_rows == 0:
-            return ts.schema.empty_table().select(cols)
-        norm = sorted(set(_core.normalize_keys(key_table, pk)))
-        buckets = {h % ts.buckets for h in _core.key_hashes(key_table, pk)}
-
-        def may_hold(f: DataFile) -> bool:
-            if f.bucket not in buckets:
-                return False
-            i = bisect.bisect_left(norm, f.min_key)
-            return i < len(norm) and norm[i] <= f.max_key
-
-        scan = Scan(self, need, None, self.snapshot(None))
-        scan._file_filter = may_hold
-        merged = scan.to_arrow()
-        if len(pk) == 1:
-            mask = pc.is_in(merged.column(pk[0]), value_set=key_table.column(pk[0]))
-            return merged.filter(mask).select(cols)
-        wanted = key_table.group_by(pk).aggregate([])
-        return merged.join(wanted, keys=pk, join_type="inner").select(cols)
+        return _lookup.lookup(self, keys, columns)
 
     # ---- internals used by Transaction and Scan -------------------------------------
 
     def _live_files(self, snap: Snapshot | None) -> list[DataFile]:
         return [] if snap is None else self._store.live_files(snap)
+
+    def _sync_dirs(self, rel_dirs: Iterable[str]) -> None:
+        """Makes folders under data/ that received new files durable, before a commit.
+
+        Each folder is fsynced (its new entries), and so is the parent of every folder
+        this table object has not yet seen: the core creates partition and bucket
+        folders as it writes, and their own entries must survive a crash too.
+        """
+        if not self._io.sync:
+            return
+        dirs = set(rel_dirs)
+        new: set[str] = set()
+        for d in dirs:
+            while d not in ("", "data") and d not in self._durable_dirs and d not in new:
+                new.add(d)
+                d = posixpath.dirname(d)
+        for d in sorted(dirs | {posixpath.dirname(n) for n in new}, key=len, reverse=True):
+            self._io.fsync_dir(os.path.join(self._root, d))
+        self._durable_dirs |= new
 
     def _core_options(self, ts: TableSchema) -> dict[str, Any]:
         return {
@@ -476,7 +511,8 @@ class Transaction:
                 "sync": self._t._io.sync,
             }
         )
-        metas = _core.table_write(table.__arrow_c_stream__(), options)
+        with storage_errors("write"):
+            metas = _core.table_write(table.__arrow_c_stream__(), options)
         self._calls += 1  # the files of one call are one sorted run per bucket
         for m in metas:
             self._files.append(
@@ -514,15 +550,19 @@ class Transaction:
 
     def _abort(self) -> None:
         self._done = True
-        for f in self._files:
-            self._t._io.remove(os.path.join(self._t._root, f.path))
-        self._files = []
+        files, self._files = self._files, []
+        for f in files:
+            try:
+                self._t._io.remove(os.path.join(self._t._root, f.path))
+            except OSError:
+                pass  # left as an orphan: never hide the error that aborted
 
     def _commit(self) -> None:
         self._check_open()
         self._done = True
         kind = "delete" if self._rows["deleted"] and not self._rows["written"] else "append"
         try:
+            self._t._sync_dirs(posixpath.dirname(f.path) for f in self._files)
             self.snapshot = self._t._store.commit(
                 kind=kind,
                 schema_id=self._ts.id,
@@ -536,17 +576,27 @@ class Transaction:
                 max_retries=opts.get_int(self._ts.options, "commit.max_retries"),
                 merge_min_count=opts.get_int(self._ts.options, "manifest.merge_min_count"),
             )
+        except NotDurableError:
+            # The snapshot file exists, so the commit is visible: keep its files.
+            self._files = []
+            raise
+        except OSError as e:
+            self._abort()
+            if isinstance(e, StorageError):
+                raise
+            raise as_storage_error(e, "commit") from e
         except BaseException:
             self._abort()
             raise
         from lamina.compaction import needs_inline_compaction
 
-        if opts.get_bool(self._ts.options, "compaction.after_commit") or needs_inline_compaction(
-            self._t, self.snapshot
-        ):
-            # Reads must not degrade without bound: compact before returning. The write
-            # is already committed, so a compaction that loses a race must not fail it.
-            try:
+        # Reads must not degrade without bound: compact before returning. The write is
+        # already committed, so a compaction that loses a race or hits a storage error
+        # must not fail it (a caller would retry a write that happened).
+        try:
+            if opts.get_bool(
+                self._ts.options, "compaction.after_commit"
+            ) or needs_inline_compaction(self._t, self.snapshot):
                 self._t.compact()
-            except CommitConflictError:
-                pass
+        except (CommitConflictError, OSError) as e:
+            _log.warning("compaction after commit %d failed: %s", self.snapshot.id, e)
