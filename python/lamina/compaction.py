@@ -20,6 +20,7 @@ absolute sequence (``_seq``), so a write committed while the compaction ran stil
 from __future__ import annotations
 
 import os
+import posixpath
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from lamina import _core
 from lamina import options as opts
-from lamina.errors import CommitConflictError
+from lamina.errors import CommitConflictError, CorruptFileError
+from lamina.io import NotDurableError
 from lamina.snapshot import DataFile, Snapshot, files_by_bucket
 
 if TYPE_CHECKING:
@@ -136,9 +138,16 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
                     "level": level,
                 }
             )
-            res = _core.table_compact(
-                [(os.path.join(table.path, f.path), f.priority) for f in inputs], options
-            )
+            try:
+                res = _core.table_compact(
+                    [(os.path.join(table.path, f.path), f.priority) for f in inputs], options
+                )
+            except (OSError, CorruptFileError):
+                # A concurrent compaction + expiration may have deleted inputs while this
+                # one read them: that is a lost race, not a failure.
+                if not _all_live(table, inputs):
+                    raise _InputsGone from None
+                raise
             for m in res["files"]:
                 written.append(m["path"])
                 adds.append(
@@ -179,6 +188,7 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
             full=full,
             seconds=round(time.perf_counter() - t0, 6),
         )
+        table._sync_dirs(posixpath.dirname(p) for p in written)
         return table._store.commit(
             kind="compact",
             schema_id=ts.id,
@@ -193,14 +203,26 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
     except _InputsGone:
         _remove(table, written)
         return None
+    except NotDurableError:
+        raise  # the snapshot exists and references the new files: keep them
     except BaseException:
         _remove(table, written)
         raise
 
 
+def _all_live(table: Table, files: list[DataFile]) -> bool:
+    latest = table._store.latest()
+    live = {f.path for f in table._live_files(latest)} if latest is not None else set()
+    return all(f.path in live for f in files)
+
+
 def _remove(table: Table, paths: list[str]) -> None:
+    """Best effort: a file that cannot be removed stays as an orphan."""
     for p in paths:
-        table._io.remove(os.path.join(table.path, p))
+        try:
+            table._io.remove(os.path.join(table.path, p))
+        except OSError:
+            pass
 
 
 def needs_inline_compaction(table: Table, snap: Snapshot) -> bool:

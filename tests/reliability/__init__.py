@@ -1,0 +1,1 @@
+"""Reliability harnesses: crash injection (SIGKILL) and multi-process concurrency soak."""
