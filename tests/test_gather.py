@@ -224,6 +224,31 @@ def test_gather_split_into_files_reuses_buffers(tmp_path: Path) -> None:
     write_and_check(tmp_path / "c", no_nulls, no_nulls.to_batches(max_chunksize=100))
 
 
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_gather_in_pieces_across_pages(tmp_path: Path, duplicates: bool) -> None:
+    # Files of more than a page (65,536 rows): fixed-width columns are gathered a page at
+    # a time right before they are encoded (file_writer.h ColumnSource), var-length ones
+    # whole. Each file must still equal the model and hold the pages a whole column gives.
+    rng = np.random.default_rng(9)
+    n = 200_000
+    keys = rng.integers(0, n // 2, n) if duplicates else rng.permutation(n)
+    fixed = {"i8", "i16", "i32", "u8", "u16", "u32", "u64", "f32", "f64", "b", "d", "ts"}
+    types = [(name, t) for name, t in column_types() if name in fixed]
+    table = make_table(keys, rng, 0.2, types)
+    table = table.append_column("s", pa.array(rng.integers(0, 9, n).astype(str))).append_column(
+        "l", pa.ListArray.from_arrays(pa.array(np.arange(n + 1) // 2 * 2, pa.int32()),
+                                      pa.array(np.arange(n), pa.int64()))
+    )
+    files = write_and_check(
+        tmp_path, table, table.to_batches(max_chunksize=70_000), target_file_size=8_000_000
+    )
+    assert max(f["row_count"] for f in files) > 65_536
+    for f in files:
+        rows = [p["num_rows"] for p in _core.FileReader(str(tmp_path / f["path"])).page_stats(1)]
+        full, last = divmod(int(f["row_count"]), 65_536)
+        assert rows == [65_536] * full + ([last] if last else [])
+
+
 def test_empty_write(tmp_path: Path) -> None:
     schema = make_table(np.arange(1), np.random.default_rng(0), 0.0, column_types()).schema
     assert _core.table_write(schema.empty_table(), options(tmp_path, schema)) == []

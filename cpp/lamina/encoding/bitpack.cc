@@ -40,13 +40,12 @@ IntRange ComputeRange(const void* values, size_t n, int width, bool is_signed) {
 void PutBitPackIntsWithRange(const void* values, size_t n, int width, const IntRange& range,
                              ByteWriter* out) {
   size_t packed = PackedBytes(n, range.bits);
-  ByteWriter body;
-  body.Reserve(packed + 20);
-  body.PutVarint(n);
-  body.PutU8(static_cast<uint8_t>(range.bits));
-  body.PutRaw(&range.min, static_cast<size_t>(width));
-  PackBits(values, width, n, range.min, range.bits, body.Extend(packed));
-  PutStream(Tag::kBitPack, body, out);
+  // The body straight into `out`: its size is known up front.
+  PutStreamHeader(Tag::kBitPack, VarintSize(n) + 1 + static_cast<size_t>(width) + packed, out);
+  out->PutVarint(n);
+  out->PutU8(static_cast<uint8_t>(range.bits));
+  out->PutRaw(&range.min, static_cast<size_t>(width));
+  PackBits(values, width, n, range.min, range.bits, out->Extend(packed));
 }
 
 void PutBitPackInts(const void* values, size_t n, int width, bool is_signed, ByteWriter* out) {

@@ -7,11 +7,11 @@
 namespace lamina::enc {
 
 void PutPlainInts(const void* values, size_t n, int width, ByteWriter* out) {
-  ByteWriter body;
-  body.Reserve(n * width + 10);
-  body.PutVarint(n);
-  body.PutRaw(values, n * static_cast<size_t>(width));
-  PutStream(Tag::kPlain, body, out);
+  size_t bytes = n * static_cast<size_t>(width);
+  // The body straight into `out`: its size is known up front.
+  PutStreamHeader(Tag::kPlain, VarintSize(n) + bytes, out);
+  out->PutVarint(n);
+  out->PutRaw(values, bytes);
 }
 
 static Status OpenPlainInts(ByteReader* body, size_t n, int width, const uint8_t** data) {

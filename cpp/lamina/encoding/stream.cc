@@ -20,9 +20,13 @@ const char* TagName(Tag tag) {
 }
 
 void PutStream(Tag tag, const ByteWriter& body, ByteWriter* out) {
-  out->PutU8(static_cast<uint8_t>(tag));
-  out->PutVarint(body.size());
+  PutStreamHeader(tag, body.size(), out);
   out->Append(body);
+}
+
+void PutStreamHeader(Tag tag, size_t body_size, ByteWriter* out) {
+  out->PutU8(static_cast<uint8_t>(tag));
+  out->PutVarint(body_size);
 }
 
 Status OpenStream(ByteReader* in, Tag* tag, ByteReader* body) {

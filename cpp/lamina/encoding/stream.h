@@ -24,6 +24,18 @@ constexpr int kMaxEncodeDepth = 3;
 // Writes tag, varint length and body.
 void PutStream(Tag tag, const ByteWriter& body, ByteWriter* out);
 
+// Writes the tag and varint length of a stream whose `body_size`-byte body the caller
+// appends to `out` next: for bodies of known size, saves building the body apart and
+// copying it.
+void PutStreamHeader(Tag tag, size_t body_size, ByteWriter* out);
+
+// Bytes ByteWriter::PutVarint(v) writes.
+inline size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
 // Reads one stream header and returns its body as a sub-reader; advances `in` past the
 // whole stream. Rejects unknown tags.
 Status OpenStream(ByteReader* in, Tag* tag, ByteReader* body);

@@ -1,6 +1,9 @@
 #include "lamina/format/file_writer.h"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -15,91 +18,167 @@ namespace {
 struct EncodedColumn {
   ByteWriter bytes;   // all pages of the column, back to back
   ColumnMeta meta;    // page offsets relative to the start of `bytes`
+  uint64_t rows = 0;  // rows encoded so far
 };
 
-// Raw bytes of column c: an upper bound for most encoded columns. Reserving it up front
-// costs nothing until touched and saves regrowing (copy + fresh pages) as pages append.
-size_t RawBytes(size_t c, const std::vector<std::vector<ArrayView>>& batches) {
-  uint64_t total = 4096;
-  for (const auto& batch : batches) total += UncompressedBytes(batch[c]) + batch[c].length / 8;
-  return static_cast<size_t>(total);
-}
-
-void EncodeColumn(size_t c, const std::vector<std::vector<ArrayView>>& batches,
-                  const WriteOptions& options, EncodedColumn* out) {
-  out->bytes.Reserve(RawBytes(c, batches));
-  for (const auto& batch : batches) {
-    const ArrayView& col = batch[c];
-    int64_t start = 0;
-    while (start < col.length) {
-      int64_t rows = PageRows(col, start, col.length - start, options.max_page_rows,
-                              options.target_page_bytes);
-      PageMeta page;
-      page.offset = out->bytes.size();
-      EncodePage(col, start, rows, &out->bytes, &page.stats, &page.encoding);
-      page.length = out->bytes.size() - page.offset;
-      page.num_rows = static_cast<uint64_t>(rows);
-      page.crc = Crc32c(out->bytes.data() + page.offset, page.length);
-      out->meta.pages.push_back(std::move(page));
-      start += rows;
-    }
+// Encode buffers of finished files, kept for the next file: a stream of writes then
+// reuses warm pages instead of faulting in (and zeroing) fresh ones for every column.
+// Holds at most kMaxPooled bytes of capacity.
+class BufferPool {
+ public:
+  static BufferPool& Get() {
+    static BufferPool* pool = new BufferPool;  // leaked: used until exit
+    return *pool;
   }
-}
-
-
-// The file as pieces in order: header, each column's pages, footer and tail. Writing
-// them one after another avoids building (and faulting in) a second copy of the file.
-struct FileImage {
-  ByteWriter header;
-  std::vector<EncodedColumn> columns;
-  ByteWriter trailer;  // footer + tail
-  size_t size() const {
-    size_t n = header.size() + trailer.size();
-    for (const auto& c : columns) n += c.bytes.size();
-    return n;
-  }
-};
-
-Status BuildImage(const Schema& schema, const std::vector<std::vector<ArrayView>>& batches,
-                  const WriteOptions& options, FileImage* img) {
-  size_t ncols = schema.fields.size();
-  uint64_t num_rows = 0;
-  for (const auto& b : batches) {
-    if (b.size() != ncols) return Status::InvalidArgument("batch column count differs from schema");
-    if (ncols > 0) num_rows += static_cast<uint64_t>(b[0].length);
-    for (const ArrayView& v : b) {
-      if (ncols > 0 && v.length != b[0].length) {
-        return Status::InvalidArgument("columns of a batch differ in length");
+  // A buffer with room for about `bytes` (the largest pooled one: columns are taken
+  // largest first, so big buffers go to big columns).
+  std::unique_ptr<EncodedColumn> Take(size_t bytes) {
+    std::unique_ptr<EncodedColumn> e;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        e = std::move(free_.back());
+        free_.pop_back();
+        held_ -= e->bytes.vec().capacity();
       }
     }
+    if (e == nullptr) e = std::make_unique<EncodedColumn>();
+    e->bytes.Reserve(bytes);
+    return e;
   }
-  img->columns.resize(ncols);
+  void Give(std::unique_ptr<EncodedColumn> e) {
+    e->bytes.Clear();
+    e->meta = ColumnMeta();
+    e->rows = 0;
+    size_t cap = e->bytes.vec().capacity();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (held_ + cap > kMaxPooled) return;
+    held_ += cap;
+    // Kept sorted by capacity, so Take hands out the largest.
+    auto at = std::lower_bound(free_.begin(), free_.end(), cap,
+                               [](const std::unique_ptr<EncodedColumn>& a, size_t c) {
+                                 return a->bytes.vec().capacity() < c;
+                               });
+    free_.insert(at, std::move(e));
+  }
+
+ private:
+  static constexpr size_t kMaxPooled = size_t{192} << 20;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<EncodedColumn>> free_;
+  size_t held_ = 0;
+};
+
+// Appends the pages of one piece of a column.
+void EncodePiece(const ArrayView& col, const WriteOptions& options, EncodedColumn* out) {
+  int64_t start = 0;
+  while (start < col.length) {
+    int64_t rows = PageRows(col, start, col.length - start, options.max_page_rows,
+                            options.target_page_bytes);
+    PageMeta page;
+    page.offset = out->bytes.size();
+    EncodePage(col, start, rows, &out->bytes, &page.stats, &page.encoding);
+    page.length = out->bytes.size() - page.offset;
+    page.num_rows = static_cast<uint64_t>(rows);
+    page.crc = Crc32c(out->bytes.data() + page.offset, page.length);
+    out->meta.pages.push_back(std::move(page));
+    start += rows;
+  }
+  out->rows += static_cast<uint64_t>(col.length);
+}
+
+// The pieces of a file, in order: header, each column's pages, footer and tail.
+using Sink = std::function<Status(const uint8_t*, size_t)>;
+
+// Encodes every column of `source` and hands the file's bytes to `sink` in order; returns
+// the file's size.
+Result<uint64_t> EncodeTo(const Schema& schema, uint64_t num_rows,
+                          const std::vector<uint64_t>& raw_bytes, ColumnSource* source,
+                          const WriteOptions& options, const Sink& sink) {
+  size_t ncols = schema.fields.size();
+  if (raw_bytes.size() != ncols) return Status::InvalidArgument("raw_bytes per column expected");
+  ByteWriter header;
+  header.PutRaw(kMagic, 4);
+  header.PutU32(kFormatVersion);
+  LAMINA_RETURN_IF_ERROR(sink(header.data(), header.size()));
+
   // Largest columns first: workers take columns in this order, so a big column (W1's
   // list column is 34th of 37) no longer starts last and leaves the other cores idle.
-  std::vector<std::pair<size_t, size_t>> order(ncols);
-  for (size_t c = 0; c < ncols; ++c) order[c] = {RawBytes(c, batches), c};
+  std::vector<size_t> order(ncols);
+  for (size_t c = 0; c < ncols; ++c) order[c] = c;
   std::stable_sort(order.begin(), order.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  LAMINA_RETURN_IF_ERROR(ParallelFor(ncols, [&](size_t i) {
-    size_t c = order[i].second;
-    EncodeColumn(c, batches, options, &img->columns[c]);
-    return Status::OK();
-  }));
-  img->header.PutRaw(kMagic, 4);
-  img->header.PutU32(kFormatVersion);
+                   [&](size_t a, size_t b) { return raw_bytes[a] > raw_bytes[b]; });
+
+  // Finished columns wait in `ready` until every column before them has been written.
+  std::mutex mu;  // guards ready and next
+  std::vector<std::unique_ptr<EncodedColumn>> ready(ncols);
+  size_t next = 0;
+  std::mutex flush_mu;  // held by the one worker writing; guards pos, metas, sink_status
+  uint64_t pos = header.size();
   std::vector<ColumnMeta> metas(ncols);
-  uint64_t base = img->header.size();
-  for (size_t c = 0; c < ncols; ++c) {
-    metas[c] = img->columns[c].meta;
-    for (PageMeta& p : metas[c].pages) p.offset += base;
-    base += img->columns[c].bytes.size();
-  }
+  Status sink_status;
+  std::atomic<bool> failed{false};
+  // Writes the ready columns that come next in schema order. `wait`: block until the
+  // writer lock is free; otherwise leave the work to the worker holding it (the final
+  // call after all workers finish writes whatever is left).
+  auto flush = [&](bool wait) -> Status {
+    std::unique_lock<std::mutex> fl(flush_mu, std::defer_lock);
+    if (wait) {
+      fl.lock();
+    } else if (!fl.try_lock()) {
+      return Status::OK();
+    }
+    while (sink_status.ok()) {
+      std::unique_ptr<EncodedColumn> e;
+      size_t c;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (next == ncols || ready[next] == nullptr) break;
+        c = next++;
+        e = std::move(ready[c]);
+      }
+      metas[c] = std::move(e->meta);
+      for (PageMeta& p : metas[c].pages) p.offset += pos;
+      pos += e->bytes.size();
+      sink_status = sink(e->bytes.data(), e->bytes.size());
+      BufferPool::Get().Give(std::move(e));
+      if (!sink_status.ok()) failed = true;
+    }
+    return sink_status;
+  };
+  LAMINA_RETURN_IF_ERROR(ParallelFor(ncols, [&](size_t i) -> Status {
+    if (failed) return Status::OK();  // the error is reported by flush
+    size_t c = order[i];
+    std::unique_ptr<EncodedColumn> e =
+        BufferPool::Get().Take(static_cast<size_t>(raw_bytes[c]) + 4096);
+    EncodedColumn* out = e.get();
+    Status st = source->Produce(c, options.max_page_rows, [&](const ArrayView& piece) {
+      EncodePiece(piece, options, out);
+      return Status::OK();
+    });
+    if (st.ok() && out->rows != num_rows) {
+      st = Status::InvalidArgument("column '" + schema.fields[c].name + "' has " +
+                                   std::to_string(out->rows) + " rows, expected " +
+                                   std::to_string(num_rows));
+    }
+    if (!st.ok()) {
+      failed = true;
+      return st;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ready[c] = std::move(e);
+    }
+    return flush(/*wait=*/false);
+  }));
+  LAMINA_RETURN_IF_ERROR(flush(/*wait=*/true));
+
   FileMeta meta;
   meta.num_rows = num_rows;
   meta.schema = schema;
   meta.file_metadata = options.file_metadata;
   meta.ranges = options.ranges;
-  ByteWriter& out = img->trailer;
+  ByteWriter out;
   WriteFooter(meta, metas, &out);
   size_t footer_len = out.size();
   if (footer_len > UINT32_MAX) return Status::InvalidArgument("footer larger than 4 GiB");
@@ -108,6 +187,40 @@ Status BuildImage(const Schema& schema, const std::vector<std::vector<ArrayView>
   out.PutU32(crc);
   out.PutU32(kFormatVersion);
   out.PutRaw(kMagic, 4);
+  LAMINA_RETURN_IF_ERROR(sink(out.data(), out.size()));
+  return pos + out.size();
+}
+
+// Column c of every batch, one piece per batch.
+class BatchSource : public ColumnSource {
+ public:
+  explicit BatchSource(const std::vector<std::vector<ArrayView>>& batches) : batches_(batches) {}
+  Status Produce(size_t c, int64_t, const Emit& emit) override {
+    for (const auto& batch : batches_) LAMINA_RETURN_IF_ERROR(emit(batch[c]));
+    return Status::OK();
+  }
+
+ private:
+  const std::vector<std::vector<ArrayView>>& batches_;
+};
+
+// Checks the batches' shape; fills their row count and per-column raw bytes.
+Status CheckBatches(const Schema& schema, const std::vector<std::vector<ArrayView>>& batches,
+                    uint64_t* num_rows, std::vector<uint64_t>* raw_bytes) {
+  size_t ncols = schema.fields.size();
+  *num_rows = 0;
+  raw_bytes->assign(ncols, 0);
+  for (const auto& b : batches) {
+    if (b.size() != ncols) return Status::InvalidArgument("batch column count differs from schema");
+    if (ncols > 0) *num_rows += static_cast<uint64_t>(b[0].length);
+    for (size_t c = 0; c < ncols; ++c) {
+      const ArrayView& v = b[c];
+      if (v.length != b[0].length) {
+        return Status::InvalidArgument("columns of a batch differ in length");
+      }
+      (*raw_bytes)[c] += UncompressedBytes(v) + static_cast<uint64_t>(v.length) / 8;
+    }
+  }
   return Status::OK();
 }
 
@@ -115,28 +228,25 @@ Status BuildImage(const Schema& schema, const std::vector<std::vector<ArrayView>
 
 Status EncodeFile(const Schema& schema, const std::vector<std::vector<ArrayView>>& batches,
                   const WriteOptions& options, ByteWriter* out) {
-  FileImage img;
-  LAMINA_RETURN_IF_ERROR(BuildImage(schema, batches, options, &img));
-  out->Reserve(img.size());
-  out->Append(img.header);
-  for (const auto& c : img.columns) out->Append(c.bytes);
-  out->Append(img.trailer);
-  return Status::OK();
+  uint64_t num_rows;
+  std::vector<uint64_t> raw_bytes;
+  LAMINA_RETURN_IF_ERROR(CheckBatches(schema, batches, &num_rows, &raw_bytes));
+  BatchSource source(batches);
+  return EncodeTo(schema, num_rows, raw_bytes, &source, options,
+                  [&](const uint8_t* p, size_t n) {
+                    out->PutRaw(p, n);
+                    return Status::OK();
+                  })
+      .status();
 }
 
-Result<WriteResult> WriteFile(const std::string& path, const Schema& schema,
-                              const std::vector<std::vector<ArrayView>>& batches,
+Result<WriteResult> WriteFile(const std::string& path, const Schema& schema, uint64_t num_rows,
+                              const std::vector<uint64_t>& raw_bytes, ColumnSource* source,
                               const WriteOptions& options) {
-  FileImage img;
-  LAMINA_RETURN_IF_ERROR(BuildImage(schema, batches, options, &img));
   LAMINA_ASSIGN_OR_RETURN(io::WritableFile file, io::WritableFile::Create(path));
-  const size_t total = img.size();
-  Status st = file.Append(img.header.data(), img.header.size());
-  for (size_t c = 0; c < img.columns.size() && st.ok(); ++c) {
-    st = file.Append(img.columns[c].bytes.data(), img.columns[c].bytes.size());
-    img.columns[c].bytes = ByteWriter();  // release as we go
-  }
-  if (st.ok()) st = file.Append(img.trailer.data(), img.trailer.size());
+  Result<uint64_t> size = EncodeTo(schema, num_rows, raw_bytes, source, options,
+                                   [&](const uint8_t* p, size_t n) { return file.Append(p, n); });
+  Status st = size.status();
   if (st.ok() && options.sync) st = file.Sync();
   Status closed = file.Close();
   if (st.ok()) st = closed;
@@ -146,10 +256,19 @@ Result<WriteResult> WriteFile(const std::string& path, const Schema& schema,
     return st;
   }
   WriteResult r;
-  r.num_rows = 0;
-  for (const auto& b : batches) r.num_rows += b.empty() ? 0 : static_cast<uint64_t>(b[0].length);
-  r.file_size = total;
+  r.num_rows = num_rows;
+  r.file_size = size.value();
   return r;
+}
+
+Result<WriteResult> WriteFile(const std::string& path, const Schema& schema,
+                              const std::vector<std::vector<ArrayView>>& batches,
+                              const WriteOptions& options) {
+  uint64_t num_rows;
+  std::vector<uint64_t> raw_bytes;
+  LAMINA_RETURN_IF_ERROR(CheckBatches(schema, batches, &num_rows, &raw_bytes));
+  BatchSource source(batches);
+  return WriteFile(path, schema, num_rows, raw_bytes, &source, options);
 }
 
 }  // namespace lamina::format

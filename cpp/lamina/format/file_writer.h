@@ -1,10 +1,14 @@
-// Writes record batches as one lamina file. The whole file is encoded in memory (each
-// column on its own thread), then written with one sequential pass: columns are laid
-// out one after another so that reading a projection touches contiguous bytes. Bytes
-// go through util/file_io.h (the layer tests inject faults into); on any failure the
+// Writes record batches as one lamina file. Each column is encoded on a worker thread
+// (the largest first) into its own buffer; columns are laid out one after another, in
+// schema order, so that reading a projection touches contiguous bytes. Whichever worker
+// completes the next column in schema order appends it to the file while the other
+// workers keep encoding, so the copy into the file overlaps the encoding. Bytes go
+// through util/file_io.h (the layer tests inject faults into); on any failure the
 // partial file is removed and the Status carries the errno.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +36,27 @@ struct WriteResult {
 // REQUIRES: the arrays behind the views stay alive during the call.
 Result<WriteResult> WriteFile(const std::string& path, const Schema& schema,
                               const std::vector<std::vector<ArrayView>>& batches,
+                              const WriteOptions& options);
+
+// Supplies the columns of one file a piece at a time, on the worker thread that encodes
+// the column: a producer can gather a column right before it is encoded (cache-warm)
+// instead of materializing the whole file's columns first.
+class ColumnSource {
+ public:
+  using Emit = std::function<Status(const ArrayView&)>;
+  virtual ~ColumnSource() = default;
+  // Calls `emit` with views that together hold column c's rows in order (a view must
+  // stay valid until `emit` returns). Pages never span views; pieces of `page_rows`
+  // rows (the last may be shorter) give the pages one whole view would for fixed-width
+  // columns. Called concurrently for different columns.
+  virtual Status Produce(size_t c, int64_t page_rows, const Emit& emit) = 0;
+};
+
+// Writes `num_rows` rows from `source`, whose column c holds about `raw_bytes[c]`
+// uncompressed bytes (orders the work and sizes buffers). The source's pieces are
+// trusted to have the schema's types and to add up to num_rows rows per column.
+Result<WriteResult> WriteFile(const std::string& path, const Schema& schema, uint64_t num_rows,
+                              const std::vector<uint64_t>& raw_bytes, ColumnSource* source,
                               const WriteOptions& options);
 
 // The same, into memory (used by tests and the fuzz harness's seed corpus).

@@ -177,7 +177,21 @@ void GatherRanges(const Plan& p, const std::vector<const ArrayView*>& src, const
       data[r] = v->data;
     }
   }
+  // The ranges of a shuffled input lie at random places: each row's copy would wait on
+  // its misses (the copy's branches keep the core from running far ahead), so the
+  // offsets of row j + 2 * kAhead and the first bytes of row j + kAhead are prefetched.
+  constexpr size_t kAhead = 8;
   for (size_t j = 0; j < m; ++j) {
+    if (j + 2 * kAhead < m && out_offs[j + 2 * kAhead + 1] != out_offs[j + 2 * kAhead]) {
+      size_t k = j + 2 * kAhead;
+      __builtin_prefetch(offs[run[k]] + row[k]);
+    }
+    if (j + kAhead < m && out_offs[j + kAhead + 1] != out_offs[j + kAhead]) {
+      size_t k = j + kAhead;
+      const uint8_t* s = data[run[k]] + static_cast<size_t>(offs[run[k]][row[k]]) * w;
+      __builtin_prefetch(s);
+      __builtin_prefetch(s + 64);
+    }
     size_t len = static_cast<size_t>(out_offs[j + 1] - out_offs[j]) * w;
     if (len == 0) continue;  // null rows, and empty values: nothing to read
     uint32_t r = run[j];

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 
@@ -59,11 +60,12 @@ ArrayView Slice(const OwnedArray& arr, size_t a, size_t len) {
   return SliceView(merge::ViewOf(arr), a, len);
 }
 
-// Gathered columns of the last file a write made, kept for the next write to gather into
-// (gather.h reuses buffers it alone holds): a stream of upsert batches then skips
-// faulting in and zeroing fresh pages for every call (~12% of a W1 ingest under perf).
-// Holds at most one file's columns, and only up to kMaxPooled bytes, as the Buffer
-// mapping cache bounds what it keeps.
+// Gathered columns of the last file a write made (whole var-length columns, the last
+// page of fixed-width ones), kept for the next write to gather into (gather.h reuses
+// buffers it alone holds): a stream of upsert batches then skips faulting in and zeroing
+// fresh pages for every call (~12% of a W1 ingest under perf). Holds at most one file's
+// columns, and only up to kMaxPooled bytes, as the Buffer mapping cache bounds what it
+// keeps.
 class GatherPool {
  public:
   static GatherPool& Get() {
@@ -92,6 +94,19 @@ class GatherPool {
   }
   std::mutex mu_;
   std::vector<OwnedArray> cols_;
+};
+
+// A ColumnSource calling a function.
+class FnSource : public format::ColumnSource {
+ public:
+  using Fn = std::function<Status(size_t, int64_t, const Emit&)>;
+  explicit FnSource(Fn fn) : fn_(std::move(fn)) {}
+  Status Produce(size_t c, int64_t page_rows, const Emit& emit) override {
+    return fn_(c, page_rows, emit);
+  }
+
+ private:
+  Fn fn_;
 };
 
 // True if idx[0..m) are consecutive rows (the input arrived in key order).
@@ -233,12 +248,6 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
     for (const auto& batch : batches) col_bytes[t] += UncompressedBytes(batch[in_of[t]]);
     input_bytes += col_bytes[t];
   }
-  // Columns are gathered in parallel: the largest first, so that one big column (a list)
-  // does not start last and leave the other threads idle.
-  std::vector<size_t> col_order(ncols);
-  for (size_t t = 0; t < ncols; ++t) col_order[t] = t;
-  std::stable_sort(col_order.begin(), col_order.end(),
-                   [&](size_t a, size_t b) { return col_bytes[a] > col_bytes[b]; });
   uint64_t row_bytes = std::max<uint64_t>(1, input_bytes / n);
   size_t rows_per_file =
       static_cast<size_t>(std::max<uint64_t>(1, static_cast<uint64_t>(req.target_file_size) / row_bytes));
@@ -260,11 +269,12 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
     merged.row.Allocate(m);
     merged.key_start.Allocate(m + 1);
     size_t nkeys = 0;
+    const uint64_t* k64 = keys.is_u64() ? keys.u64() : nullptr;  // one-word keys: compare inline
     for (size_t i = 0; i < m; ++i) {
       locate(idx[i], &merged.run[i], &merged.row[i]);
-      if (i == 0 || keys.Compare(idx[i - 1], keys, idx[i]) != 0) {
-        merged.key_start[nkeys++] = static_cast<uint32_t>(i);
-      }
+      bool new_key = i == 0 || (k64 != nullptr ? k64[idx[i - 1]] != k64[idx[i]]
+                                               : keys.Compare(idx[i - 1], keys, idx[i]) != 0);
+      if (new_key) merged.key_start[nkeys++] = static_cast<uint32_t>(i);
     }
     merged.key_start[nkeys] = static_cast<uint32_t>(m);
     merged.key_start.Truncate(nkeys + 1);
@@ -297,60 +307,55 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
     kind.values = Buffer::Allocate(rows, /*zero=*/false);
     std::fill(kind.values->data(), kind.values->data() + rows, static_cast<uint8_t>(req.kind));
 
-    // Output rows [a, a + len) as batches of column views. Gathered columns are made per
-    // file, so only one file's worth is alive at a time and the next file's buffers of the
-    // same size come back from the mapping cache instead of as fresh pages (faulting in
-    // and zeroing the whole output was ~19% of a W1 ingest under perf).
-    auto views_of = [&](size_t a, size_t len, std::vector<OwnedArray>* cols,
-                        std::vector<std::vector<ArrayView>>* views) -> Status {
-      views->clear();
-      if (!in_place) {
-        cols->resize(ncols);  // the previous file's arrays lend their buffers (gather.h)
-        // Columns fold independently; with few buckets this is where the parallelism is.
-        LAMINA_RETURN_IF_ERROR(ParallelFor(ncols, [&](size_t i) -> Status {
-          size_t t = col_order[i];
-          OwnedArray* out = &(*cols)[t];
-          const DataType& type = ts.fields[t].type;
-          if (in_of[t] < 0) return Status::OK();
-          if (unique) {
-            return merge::GatherRuns(type, src[t], merged.run.data() + a, merged.row.data() + a,
-                                     len, out);
-          }
-          if (fns[t] == merge::AggFn::kLastValue || fns[t] == merge::AggFn::kFirstValue) {
-            const merge::Selection& sel = fns[t] == merge::AggFn::kLastValue ? last : first;
-            return merge::GatherRuns(type, src[t], sel.run.data() + a, sel.row.data() + a, len,
-                                     out);
-          }
-          merge::KeyVersions part;
-          part.run = versions.run;
-          part.row = versions.row;
-          part.begin = versions.begin + a;
-          part.end = versions.end + a;
-          part.n = len;
-          return merge::FoldColumn(fns[t], type, src[t], part, out);
-        }));
-        views->emplace_back();
-        for (size_t t = 0; t < ncols; ++t) {
-          (*views)[0].push_back(in_of[t] < 0 ? Slice(fixed[t], a, len) : Slice((*cols)[t], 0, len));
+    // Column t of output rows [a, a + len), a piece at a time, produced on the thread
+    // that encodes it (file_writer.h): fixed-width columns are gathered a page at a time
+    // right before being encoded, so neither the gather's output nor the encoder's input
+    // leaves the cache; var-length columns (whose pages depend on their value sizes) are
+    // gathered whole. Buffers of cols[t] are reused from file to file (gather.h).
+    auto produce = [&](size_t a, size_t len, std::vector<OwnedArray>* cols, size_t t,
+                       int64_t page_rows, const format::ColumnSource::Emit& emit) -> Status {
+      if (t == ncols) return emit(Slice(kind, a, len));
+      if (in_of[t] < 0) return emit(Slice(fixed[t], a, len));
+      if (in_place) {
+        uint64_t lo = idx[0] + a, hi = lo + len;  // global input rows
+        size_t b = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), lo) -
+                                       start.begin()) - 1;
+        for (; b < nb && start[b] < hi; ++b) {
+          uint64_t s0 = std::max(lo, start[b]), s1 = std::min(hi, start[b + 1]);
+          if (s1 <= s0) continue;
+          LAMINA_RETURN_IF_ERROR(emit(SliceView(*src[t][b], static_cast<size_t>(s0 - start[b]),
+                                                static_cast<size_t>(s1 - s0))));
         }
-        (*views)[0].push_back(Slice(kind, a, len));
         return Status::OK();
       }
-      uint64_t lo = idx[0] + a, hi = lo + len;  // global input rows
-      size_t b = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), lo) -
-                                     start.begin()) - 1;
-      for (; b < nb && start[b] < hi; ++b) {
-        uint64_t s0 = std::max(lo, start[b]), s1 = std::min(hi, start[b + 1]);
-        if (s1 <= s0) continue;
-        size_t r0 = static_cast<size_t>(s0 - start[b]), cnt = static_cast<size_t>(s1 - s0);
-        size_t out_row = static_cast<size_t>(s0 - idx[0]);  // row of the output
-        std::vector<ArrayView> batch;
-        for (size_t t = 0; t < ncols; ++t) {
-          batch.push_back(in_of[t] < 0 ? Slice(fixed[t], out_row, cnt)
-                                       : SliceView(*src[t][b], r0, cnt));
-        }
-        batch.push_back(Slice(kind, out_row, cnt));
-        views->push_back(std::move(batch));
+      OwnedArray* out = &(*cols)[t];
+      const DataType& type = ts.fields[t].type;
+      const uint32_t* run = nullptr;
+      const uint32_t* row = nullptr;
+      if (unique) {
+        run = merged.run.data() + a;
+        row = merged.row.data() + a;
+      } else if (fns[t] == merge::AggFn::kLastValue || fns[t] == merge::AggFn::kFirstValue) {
+        const merge::Selection& sel = fns[t] == merge::AggFn::kLastValue ? last : first;
+        run = sel.run.data() + a;
+        row = sel.row.data() + a;
+      } else {
+        merge::KeyVersions part;
+        part.run = versions.run;
+        part.row = versions.row;
+        part.begin = versions.begin + a;
+        part.end = versions.end + a;
+        part.n = len;
+        LAMINA_RETURN_IF_ERROR(merge::FoldColumn(fns[t], type, src[t], part, out));
+        return emit(Slice(*out, 0, len));
+      }
+      bool whole = type.is_binary_like() || type.is_list_like() ||
+                   type.id == TypeId::kFixedSizeList;
+      size_t step = whole ? len : static_cast<size_t>(std::max<int64_t>(1, page_rows));
+      for (size_t off = 0; off < len; off += step) {
+        size_t k = std::min(step, len - off);
+        LAMINA_RETURN_IF_ERROR(merge::GatherRuns(type, src[t], run + off, row + off, k, out));
+        LAMINA_RETURN_IF_ERROR(emit(Slice(*out, 0, k)));
       }
       return Status::OK();
     };
@@ -373,10 +378,9 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
 
     uint32_t file_no = 0;
     std::vector<OwnedArray> cols = in_place ? std::vector<OwnedArray>() : GatherPool::Get().Take();
-    std::vector<std::vector<ArrayView>> views;
+    cols.resize(ncols);  // the previous file's arrays lend their buffers (gather.h)
     for (size_t a = 0; a < rows; a += rows_per_file, ++file_no) {
       size_t len = std::min(rows_per_file, rows - a);
-      LAMINA_RETURN_IF_ERROR(views_of(a, len, &cols, &views));
       WrittenFile f;
       f.path = rel_dir + "/" + req.file_prefix + "-" + std::to_string(file_no) + ".lam";
       f.partition = pvals;
@@ -396,13 +400,22 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
         std::lock_guard<std::mutex> lock(mu);
         written.push_back(abs);
       }
+      std::vector<uint64_t> raw(ncols + 1);
+      for (size_t t = 0; t < ncols; ++t) {
+        raw[t] = in_of[t] < 0 ? UncompressedBytes(Slice(fixed[t], a, len))
+                              : col_bytes[t] / n * len + col_bytes[t] % n * len / n;
+        raw[t] += len / 8;
+      }
+      raw[ncols] = len + len / 8;
+      FnSource source([&](size_t t, int64_t page_rows, const format::ColumnSource::Emit& emit) {
+        return produce(a, len, &cols, t, page_rows, emit);
+      });
       LAMINA_ASSIGN_OR_RETURN(format::WriteResult wr,
-                              format::WriteFile(abs, file_schema, views, wo));
+                              format::WriteFile(abs, file_schema, len, raw, &source, wo));
       f.file_size = wr.file_size;
       out[gi].push_back(std::move(f));
     }
-    views.clear();
-    if (!cols.empty()) GatherPool::Get().Give(std::move(cols));
+    if (!in_place) GatherPool::Get().Give(std::move(cols));
     return Status::OK();
   });
   if (!st.ok()) {
