@@ -300,12 +300,12 @@ def _check_take(scan: Any, idx: list[int]) -> None:
     assert got.to_pylist() == whole.take(pa.array(idx, pa.int64())).to_pylist()
 
 
-@pytest.mark.parametrize("engine", ["deduplicate", "aggregate"])
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("shape", list(SHAPES))
 @settings(max_examples=6)
-@given(program=ops, buckets=st.sampled_from([1, 3]), data=st.data())
+@given(program=ops, buckets=st.sampled_from([1, 3]), data=st.data(), more=st.data())
 def test_take_matches_scan(
-    engine: str, shape: str, program: list[Any], buckets: int, data: Any
+    engine: str, shape: str, program: list[Any], buckets: int, data: Any, more: Any
 ) -> None:
     d = tempfile.mkdtemp(prefix="lamina-take-")
     try:
@@ -316,7 +316,19 @@ def test_take_matches_scan(
             if n:
                 idx = data.draw(st.lists(st.integers(0, n - 1), max_size=20))
                 _check_take(scan, idx)
+                _check_take(scan, idx[::-1] + idx)  # warm: cached take indexes
                 _check_take(table.scan(columns=["c", "a"]), idx)
+                _check_take(table.scan(columns=["a", *SHAPES[shape][0][-1:]]), idx)
+            # A new commit makes new splits: no index of the old snapshot may serve them.
+            extra = more.draw(st.lists(st.tuples(key_parts, values), min_size=1, max_size=6))
+            table.write(_rows_table(shape, [(_key(shape, k), v) for k, v in extra]))
+            gone = more.draw(st.lists(key_parts, max_size=3))
+            if gone:
+                table.delete(_key_table(shape, [_key(shape, k) for k in gone]))
+            scan = table.scan()
+            n = scan.to_arrow().num_rows
+            if n:
+                _check_take(scan, more.draw(st.lists(st.integers(0, n - 1), max_size=20)))
             with pytest.raises(InvalidArgumentError):
                 _lookup.take(scan, [n])
             with pytest.raises(InvalidArgumentError):
@@ -372,3 +384,128 @@ def test_lookup_matches_model_long(
         test_lookup_matches_model.hypothesis.inner_test(  # type: ignore[attr-defined]
             engine, shape, program, buckets, wanted
         )
+
+
+def _overlapping(path: str, n1: int, n2: int, engine: str = "deduplicate") -> Any:
+    """Two overlapping commits in one bucket: the scan's only split needs a merge."""
+    schema = pa.schema([("k", pa.int64()), ("v", pa.string())])
+    table = lamina.create_table(path, schema, primary_key=["k"], merge_engine=engine)
+    table.write(pa.table({"k": np.arange(n1) * 2, "v": pa.array([f"a{i}" for i in range(n1)])}))
+    table.write(pa.table({"k": np.arange(n2) * 3, "v": pa.array([f"b{i}" for i in range(n2)])}))
+    return table
+
+
+@pytest.mark.parametrize("engine", ["deduplicate", "first_row"])
+def test_take_index_is_built_once_per_snapshot(tmp: str, engine: str) -> None:
+    table = _overlapping(tmp + "/t", 3000, 2000, engine)
+    scan = table.scan()
+    assert [s.needs_merge for s in scan.plan()] == [True]
+    rng = np.random.default_rng(11)
+    n = scan.count()
+    builds = _core.take_index_cache_stats()["builds"]
+    for _ in range(3):
+        _check_take(scan, list(rng.integers(0, n, 200)))
+    _check_take(table.scan(columns=["v"]), [n - 1, 0, 0, 17])
+    # One index serves every take and projection of the snapshot.
+    assert _core.take_index_cache_stats()["builds"] == builds + 1
+    assert _core.take_index_cache_stats()["bytes"] >= 8 * n
+    table.write(pa.table({"k": [1, 5], "v": ["new1", "new5"]}))
+    table.delete(pa.table({"k": [0, 3]}))
+    scan = table.scan()
+    n = scan.count()
+    _check_take(scan, [*list(rng.integers(0, n, 200)), 0, 1, 2, n - 1])
+    assert _core.take_index_cache_stats()["builds"] == builds + 2
+    _core.take_index_cache_clear()
+    assert _core.take_index_cache_stats()["indexes"] == 0
+    _check_take(scan, [3, 2, 1])
+
+
+def test_take_without_index_cache(tmp: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A capacity of 0 caches nothing; takes stay correct (the index is built per call)."""
+    monkeypatch.setenv("LAMINA_TAKE_INDEX_BYTES", "0")
+    _core.take_index_cache_clear()
+    table = _overlapping(tmp + "/t", 500, 400)
+    scan = table.scan()
+    n = scan.count()
+    _check_take(scan, [n - 1, 0, 5, 5, 2])
+    _check_take(scan, list(range(n))[::-7])
+    assert _core.take_index_cache_stats()["indexes"] == 0
+
+
+def test_take_index_sees_a_file_rewritten_in_place(tmp: str) -> None:
+    """A data file replaced under the same path (a different file identity) gets a fresh
+    index: the take follows the file's new rows, as the merged scan does."""
+    a = _overlapping(tmp + "/a", 300, 200)
+    b = _overlapping(tmp + "/b", 300, 250)  # same layout, 50 more keys in the second file
+    scan = a.scan()
+    n = scan.count()
+    _check_take(scan, list(range(0, n, 3)))  # builds and caches the index
+    fa = sorted(f.path for f in a._live_files(a.snapshot(None)))
+    fb = sorted(f.path for f in b._live_files(b.snapshot(None)))
+    sizes = {f.path: f.row_count for f in a._live_files(a.snapshot(None))}
+    # The file holding the second commit: the one with 200 rows.
+    target = next(p for p in fa if sizes[p] == 200)
+    source = next(f.path for f in b._live_files(b.snapshot(None)) if f.row_count == 250)
+    assert len(fa) == len(fb) == 2
+    with open(os.path.join(b.path, source), "rb") as f:
+        data = f.read()
+    with open(os.path.join(a.path, target), "wb") as f:
+        f.write(data)
+    st_ = os.stat(os.path.join(a.path, target))
+    os.utime(os.path.join(a.path, target), ns=(st_.st_atime_ns, st_.st_mtime_ns + 10**9))
+    whole = a.scan().to_arrow()
+    assert whole.num_rows > n  # the scan sees the new file
+    idx = [whole.num_rows - 1, 0, n, n - 1, 7]
+    assert _lookup.take(a.scan(), idx).to_pylist() == whole.take(pa.array(idx)).to_pylist()
+
+
+def test_take_index_corrupt_file_is_reported(tmp: str) -> None:
+    table = _overlapping(tmp + "/t", 2000, 1000)
+    scan = table.scan()
+    _check_take(scan, [0, 5])
+    path = os.path.join(table.path, table._live_files(table.snapshot(None))[0].path)
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data[100] ^= 0xFF  # inside the key column's pages; same size, same inode
+    with open(path, "r+b") as f:
+        f.write(data)
+    st_ = os.stat(path)
+    os.utime(path, ns=(st_.st_atime_ns, st_.st_mtime_ns + 1_000_000_000))
+    with pytest.raises(CorruptFileError):
+        _lookup.take(table.scan(), [0, 5])
+
+
+def test_take_index_many_files_repeated_unsorted(tmp: str) -> None:
+    """Several overlapping runs with deletes, multi-page files, partitions and buckets."""
+    schema = pa.schema([("p", pa.string()), ("k", pa.int64()), ("v", pa.float64())])
+    table = lamina.create_table(
+        tmp + "/t", schema, primary_key=["p", "k"], partition_by=["p"], buckets=2
+    )
+    rng = np.random.default_rng(2)
+    for i in range(5):
+        k = rng.choice(20_000, 6_000, replace=False)
+        p = np.where(k % 3 == 0, "x", "y")
+        table.write(pa.table({"p": p, "k": k, "v": rng.random(k.size) + i}))
+        table.delete(pa.table({"p": ["x", "y"], "k": [int(k[0]) // 3 * 3, 1 + int(k[1]) // 3 * 3]}))
+    scan = table.scan()
+    assert sum(s.needs_merge for s in scan.plan()) >= 2
+    n = scan.count()
+    idx = np.concatenate([rng.integers(0, n, 3000), [n - 1, 0, n - 1]])
+    whole = scan.to_arrow()
+    assert _lookup.take(scan, idx).equals(whole.take(pa.array(idx)))
+    assert _lookup.take(scan, idx[::-1]).equals(whole.take(pa.array(idx[::-1])))
+
+
+def test_take_multi_page_merged(tmp: str) -> None:
+    """Before compaction (multi-page files, updates, deletes): the index path, cold and warm,
+    and with a range-split merge."""
+    table, model = _big_int_table(tmp + "/t")
+    scan = table.scan()
+    assert all(s.needs_merge for s in scan.plan())
+    n = scan.count()
+    assert n == len(model)
+    rng = np.random.default_rng(9)
+    whole = scan.to_arrow()
+    for _ in range(2):
+        idx = rng.integers(0, n, 2_000)
+        assert _lookup.take(scan, idx).equals(whole.take(pa.array(idx)))

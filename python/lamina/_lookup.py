@@ -4,8 +4,11 @@
 each file of those buckets, then fold their versions with the merge engine
 (``cpp/lamina/table/lookup.h``). ``take`` maps positions of a scan to file rows through
 row counts when a split's files are key-disjoint and hold no deletes (as after a full
-compaction); in a split that needs a merge only the keys are merged, and the keys at the
-wanted positions are then looked up. The result is always the one
+compaction). In a split that needs a merge, the deduplicate and first_row engines use a
+position index of the split ((file, row) of each merged position, built once from the key
+columns and cached by the core per set of files, see ``cpp/lamina/table/take_index.h``);
+other engines merge the keys, then look up the keys at the wanted positions. The result is
+always the one
 ``scan.to_arrow().take(indices)`` gives.
 """
 

@@ -12,6 +12,7 @@
 #include "lamina/merge/hash.h"
 #include "lamina/merge/key.h"
 #include "lamina/table/lookup.h"
+#include "lamina/table/take_index.h"
 #include "lamina/table/merge_read.h"
 #include "lamina/table/write.h"
 #include "lamina/util/parallel.h"
@@ -283,6 +284,20 @@ void RegisterTable(pyb::module_& m) {
         "Drops the FileReaders cached by table_lookup and table_take.");
   m.def("reader_cache_size", &table::ReaderCacheSize,
         "How many FileReaders table_lookup and table_take have cached.");
+  m.def("take_index_cache_clear", &table::ClearTakeIndexCache,
+        "Drops the position indexes table_take has cached for merged splits.");
+  m.def(
+      "take_index_cache_stats",
+      []() {
+        pyb::dict d;
+        d["indexes"] = table::TakeIndexCacheSize();
+        d["bytes"] = table::TakeIndexCacheBytes();
+        d["capacity"] = table::TakeIndexCapacity();
+        d["builds"] = table::TakeIndexBuilds();
+        return d;
+      },
+      "The take index cache: indexes held, their bytes, the capacity in bytes and how many "
+      "indexes were built since the process started.");
 }
 
 }  // namespace lamina::py

@@ -15,6 +15,8 @@
 #include "lamina/merge/engine.h"
 #include "lamina/merge/gather.h"
 #include "lamina/merge/loser_tree.h"
+#include "lamina/merge/mread_merge.h"
+#include "lamina/table/take_index.h"
 #include "lamina/util/parallel.h"
 
 namespace lamina::table {
@@ -509,41 +511,38 @@ Result<MergeResult> Lookup(const std::vector<ReadFile>& files, const LookupKeys&
   return result;
 }
 
-Result<MergeResult> TakeRows(const std::vector<TakeFile>& files,
-                             const std::vector<std::string>& columns, TableOptions o,
-                             const int64_t* positions, size_t m) {
-  LAMINA_RETURN_IF_ERROR(Validate(&o));
-  Request req;
-  LAMINA_RETURN_IF_ERROR(ResolveRequest(o, columns, &req));
-  std::vector<uint64_t> start(files.size() + 1, 0);
-  for (size_t f = 0; f < files.size(); ++f) start[f + 1] = start[f] + files[f].num_rows;
-  uint64_t total = start.back();
+namespace {
+
+// Rows of files: output row j is row rows[j] of file slot[j]. expected[f] is file f's row
+// count from its manifest entry (checked), or UINT64_MAX (not checked). A file that lacks
+// a requested column contributes nulls to it.
+Result<MergeResult> GatherFileRows(const std::vector<std::string>& paths,
+                                   const std::vector<uint64_t>& expected,
+                                   const std::vector<std::string>& columns, const Request& req,
+                                   const std::vector<uint32_t>& slot,
+                                   const std::vector<int64_t>& rows) {
+  size_t nf = paths.size(), m = slot.size();
+  // Output row j takes row pos[j] of file slot[j]'s taken arrays.
+  std::vector<uint32_t> pos(m);
+  std::vector<std::vector<int64_t>> local(nf);
   for (size_t j = 0; j < m; ++j) {
-    if (positions[j] < 0 || static_cast<uint64_t>(positions[j]) >= total) {
-      return Status::InvalidArgument("index " + std::to_string(positions[j]) +
-                                     " out of range for a scan of " + std::to_string(total) +
-                                     " rows");
-    }
+    pos[j] = static_cast<uint32_t>(local[slot[j]].size());
+    local[slot[j]].push_back(rows[j]);
   }
-  // Output row j takes row local[run[j]][row[j]] of file run[j]'s taken arrays.
-  std::vector<uint32_t> run(m), row(m);
-  std::vector<std::vector<int64_t>> local(files.size());
-  for (size_t j = 0; j < m; ++j) {
-    uint64_t p = static_cast<uint64_t>(positions[j]);
-    size_t f = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), p) -
-                                   start.begin()) - 1;
-    run[j] = static_cast<uint32_t>(f);
-    row[j] = static_cast<uint32_t>(local[f].size());
-    local[f].push_back(static_cast<int64_t>(p - start[f]));
-  }
-  std::vector<std::vector<OwnedArray>> taken(files.size());
-  std::vector<std::vector<int>> column_of(files.size());
-  LAMINA_RETURN_IF_ERROR(ParallelFor(files.size(), [&](size_t f) -> Status {
+  std::vector<std::vector<OwnedArray>> taken(nf);
+  std::vector<std::vector<int>> column_of(nf);
+  LAMINA_RETURN_IF_ERROR(ParallelFor(nf, [&](size_t f) -> Status {
     if (local[f].empty()) return Status::OK();
-    LAMINA_ASSIGN_OR_RETURN(std::shared_ptr<FileReader> r, Cache().Open(files[f].path));
-    if (r->num_rows() != files[f].num_rows) {
-      return Status::Corruption(files[f].path + ": file has " + std::to_string(r->num_rows()) +
-                                " rows, its manifest entry " + std::to_string(files[f].num_rows));
+    LAMINA_ASSIGN_OR_RETURN(std::shared_ptr<FileReader> r, Cache().Open(paths[f]));
+    if (expected[f] != UINT64_MAX && r->num_rows() != expected[f]) {
+      return Status::Corruption(paths[f] + ": file has " + std::to_string(r->num_rows()) +
+                                " rows, its manifest entry " + std::to_string(expected[f]));
+    }
+    for (int64_t x : local[f]) {
+      if (x < 0 || static_cast<uint64_t>(x) >= r->num_rows()) {
+        return Status::Corruption(paths[f] + ": row " + std::to_string(x) +
+                                  " is past the file's end (changed while read?)");
+      }
     }
     const Schema& fs = r->schema();
     std::vector<size_t> want;
@@ -553,7 +552,7 @@ Result<MergeResult> TakeRows(const std::vector<TakeFile>& files,
       if (c < 0) continue;
       const Field& tf = req.schema.fields[i];
       if (!fs.fields[c].type.Equals(tf.type)) {
-        return Status::InvalidArgument(files[f].path + ": column '" + tf.name + "' has type " +
+        return Status::InvalidArgument(paths[f] + ": column '" + tf.name + "' has type " +
                                        fs.fields[c].type.ToString() + ", the table schema has " +
                                        tf.type.ToString() +
                                        " (casting on read is not supported)");
@@ -567,18 +566,55 @@ Result<MergeResult> TakeRows(const std::vector<TakeFile>& files,
   result.schema = req.schema;
   result.columns.resize(columns.size());
   LAMINA_RETURN_IF_ERROR(ParallelFor(columns.size(), [&](size_t i) -> Status {
-    std::vector<ArrayView> views(files.size());
-    std::vector<const ArrayView*> src(files.size(), nullptr);
-    for (size_t f = 0; f < files.size(); ++f) {
+    std::vector<ArrayView> views(nf);
+    std::vector<const ArrayView*> src(nf, nullptr);
+    for (size_t f = 0; f < nf; ++f) {
       if (local[f].empty() || column_of[f][i] < 0) continue;
       views[f] = merge::ViewOf(taken[f][static_cast<size_t>(column_of[f][i])]);
       src[f] = &views[f];
     }
-    return merge::GatherRuns(req.schema.fields[i].type, src, run.data(), row.data(), m,
+    return merge::GatherRuns(req.schema.fields[i].type, src, slot.data(), pos.data(), m,
                              &result.columns[i]);
   }));
   result.length = static_cast<int64_t>(m);
   return result;
+}
+
+Status OutOfRange(int64_t p, uint64_t total) {
+  return Status::InvalidArgument("index " + std::to_string(p) + " out of range for a scan of " +
+                                 std::to_string(total) + " rows");
+}
+
+}  // namespace
+
+Result<MergeResult> TakeRows(const std::vector<TakeFile>& files,
+                             const std::vector<std::string>& columns, TableOptions o,
+                             const int64_t* positions, size_t m) {
+  LAMINA_RETURN_IF_ERROR(Validate(&o));
+  Request req;
+  LAMINA_RETURN_IF_ERROR(ResolveRequest(o, columns, &req));
+  std::vector<uint64_t> start(files.size() + 1, 0);
+  for (size_t f = 0; f < files.size(); ++f) start[f + 1] = start[f] + files[f].num_rows;
+  uint64_t total = start.back();
+  std::vector<uint32_t> slot(m);
+  std::vector<int64_t> rows(m);
+  for (size_t j = 0; j < m; ++j) {
+    if (positions[j] < 0 || static_cast<uint64_t>(positions[j]) >= total) {
+      return OutOfRange(positions[j], total);
+    }
+    uint64_t p = static_cast<uint64_t>(positions[j]);
+    size_t f = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), p) -
+                                   start.begin()) - 1;
+    slot[j] = static_cast<uint32_t>(f);
+    rows[j] = static_cast<int64_t>(p - start[f]);
+  }
+  std::vector<std::string> paths;
+  std::vector<uint64_t> expected;
+  for (const TakeFile& f : files) {
+    paths.push_back(f.path);
+    expected.push_back(f.num_rows);
+  }
+  return GatherFileRows(paths, expected, columns, req, slot, rows);
 }
 
 namespace {
@@ -643,6 +679,141 @@ Status MergeKeys(const TakeSplit& split, const TableOptions& o, LiveKeys* live) 
   return Status::OK();
 }
 
+// Which version a take index selects for the request: 1 the newest (deduplicate), 0 the
+// oldest (first_row), -1 none (some requested column folds several versions). Decided by
+// every column of the table when they agree, so one index serves every request.
+int IndexPick(const TableOptions& o, const Request& req) {
+  auto decide = [&](const std::vector<int>& cols) {
+    bool all_last = true, all_first = true;
+    for (int t : cols) {
+      if (std::find(o.key_index.begin(), o.key_index.end(), t) != o.key_index.end()) continue;
+      merge::AggFn fn = ColumnFn(o, t);
+      all_last &= fn == merge::AggFn::kLastValue;
+      all_first &= fn == merge::AggFn::kFirstValue;
+    }
+    return all_last ? 1 : (all_first ? 0 : -1);
+  };
+  std::vector<int> all;
+  for (size_t t = 0; t < o.table_schema.fields.size(); ++t) all.push_back(static_cast<int>(t));
+  int pick = decide(all);
+  return pick >= 0 ? pick : decide(req.table_col);
+}
+
+std::string IndexKey(const TakeSplit& split, const TableOptions& o, int pick) {
+  std::string key = pick == 1 ? "last" : "first";
+  for (const std::string& k : o.key_columns) {
+    key += '\0';
+    key += k;
+  }
+  key += '\1';
+  for (size_t f = 0; f < split.paths.size(); ++f) {
+    key += split.paths[f];
+    key += '\0';
+    key += FileIdentity(split.paths[f]);
+    key += '\0';
+    key += std::to_string(split.value[f]);
+    key += '\1';
+  }
+  return key;
+}
+
+// Merges the key, `_kind` and `_seq` columns of the split's files (in parallel ranges,
+// integer keys compared raw) into the selection of each live key's kept version.
+Status BuildIndex(const TakeSplit& split, const TableOptions& o, bool pick_last,
+                  TakeIndex* index) {
+  size_t n = split.paths.size();
+  const Schema& ts = o.table_schema;
+  merge::RawKey raw = merge::RawKey::kNone;
+  if (o.key_index.size() == 1) raw = merge::RawKeyOf(ts.fields[o.key_index[0]].type);
+  struct KeyRun {
+    std::vector<OwnedArray> arrays;  // key columns, then _kind and _seq where present
+    merge::NormalizedKeys keys;
+    const void* raw = nullptr;
+    size_t rows = 0;
+    const int8_t* kind = nullptr;
+    const uint64_t* seq = nullptr;
+  };
+  std::vector<KeyRun> runs(n);
+  LAMINA_RETURN_IF_ERROR(ParallelFor(n, [&](size_t f) -> Status {
+    KeyRun& run = runs[f];
+    LAMINA_ASSIGN_OR_RETURN(std::shared_ptr<FileReader> r, Cache().Open(split.paths[f]));
+    FileColumns fc;
+    Request none;
+    LAMINA_RETURN_IF_ERROR(ResolveFile(split.paths[f], *r, o, {}, none, &fc));
+    std::vector<size_t> cols = fc.key;
+    if (fc.kind >= 0) cols.push_back(static_cast<size_t>(fc.kind));
+    if (fc.seq >= 0) cols.push_back(static_cast<size_t>(fc.seq));
+    LAMINA_RETURN_IF_ERROR(r->Read(cols, &run.arrays));
+    size_t nk = fc.key.size();
+    run.rows = static_cast<size_t>(r->num_rows());
+    size_t next = nk;
+    if (fc.kind >= 0) {
+      const OwnedArray& a = run.arrays[next++];
+      if (a.null_count != 0) return Status::Corruption(split.paths[f] + ": _kind has nulls");
+      const int8_t* k = a.values->as<int8_t>();
+      bool any = false;
+      for (int64_t i = 0; i < a.length; ++i) any |= k[i] != 0;
+      if (any) run.kind = k;  // runs without deletes skip the per-version check
+    }
+    if (fc.seq >= 0) {
+      const OwnedArray& a = run.arrays[next++];
+      if (a.null_count != 0) return Status::Corruption(split.paths[f] + ": _seq has nulls");
+      run.seq = a.values->as<uint64_t>();
+    }
+    std::vector<ArrayView> views;
+    for (size_t k = 0; k < nk; ++k) views.push_back(merge::ViewOf(run.arrays[k]));
+    if (raw != merge::RawKey::kNone) {
+      const ArrayView& v = views[0];
+      if (v.null_count != 0 && CountNulls(v.validity, v.offset, v.length) != 0) {
+        return Status::SchemaError("primary key column '" + o.key_columns[0] +
+                                   "' contains nulls");
+      }
+      run.raw = static_cast<const uint8_t*>(v.values) + v.offset * v.type->byte_width();
+      run.rows = static_cast<size_t>(v.length);
+      return Status::OK();
+    }
+    std::vector<const ArrayView*> kv;
+    for (const ArrayView& v : views) kv.push_back(&v);
+    return merge::NormalizeKeys(kv, o.key_columns, &run.keys);
+  }));
+  merge::RangeMergeInput in;
+  in.raw = raw;
+  in.runs.resize(n);
+  for (size_t f = 0; f < n; ++f) {
+    merge::RangeRun& rr = in.runs[f];
+    if (raw != merge::RawKey::kNone) {
+      rr.raw = runs[f].raw;
+      rr.raw_size = runs[f].rows;
+    } else {
+      rr.keys = &runs[f].keys;
+    }
+    rr.priority = split.value[f];
+    rr.seq = runs[f].seq;
+    rr.kind = runs[f].kind;
+  }
+  std::vector<uint8_t> used(n, 0);
+  size_t rows = 0;
+  merge::Selection sel;
+  LAMINA_RETURN_IF_ERROR(merge::MergeSelect(in, pick_last, &sel, &rows, &used));
+  // The selection's buffers hold a slot per stored version; the cached index keeps one
+  // per live key, so its memory is 8 bytes per merged row.
+  size_t versions = 0;
+  for (const KeyRun& r : runs) versions += r.rows;
+  if (rows < versions) {
+    index->sel.run.Allocate(rows);
+    index->sel.row.Allocate(rows);
+    if (rows > 0) {
+      std::memcpy(index->sel.run.data(), sel.run.data(), rows * sizeof(uint32_t));
+      std::memcpy(index->sel.row.data(), sel.row.data(), rows * sizeof(uint32_t));
+    }
+  } else {
+    index->sel = std::move(sel);
+  }
+  index->rows = rows;
+  CountTakeIndexBuild();
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<MergeResult> TakeSplits(const std::vector<TakeSplit>& splits,
@@ -655,66 +826,106 @@ Result<MergeResult> TakeSplits(const std::vector<TakeSplit>& splits,
   for (const TakeSplit& s : splits) {
     if (s.paths.size() != s.value.size()) return Status::InvalidArgument("paths and values differ");
   }
+  int pick = IndexPick(o, req);
+  // A concatenated split maps positions through row counts, an indexed one through its
+  // take index; the rest (versions folded per column) merge their keys, then look up.
+  std::vector<std::shared_ptr<const TakeIndex>> index(ns);
+  std::vector<std::string> index_key(ns);
   std::vector<LiveKeys> live(ns);
   std::vector<uint64_t> count(ns, 0);
-  std::vector<size_t> merged_ids;
+  std::vector<size_t> merged_ids, work;
   for (size_t s = 0; s < ns; ++s) {
     if (splits[s].concatenated) {
       for (uint64_t v : splits[s].value) count[s] += v;
-    } else {
-      merged_ids.push_back(s);
+      continue;
     }
+    if (pick < 0) {
+      merged_ids.push_back(s);
+      work.push_back(s);
+      continue;
+    }
+    index_key[s] = IndexKey(splits[s], o, pick);
+    index[s] = FindTakeIndex(index_key[s]);
+    if (index[s] == nullptr) work.push_back(s);
   }
-  LAMINA_RETURN_IF_ERROR(ParallelFor(merged_ids.size(), [&](size_t i) {
-    return MergeKeys(splits[merged_ids[i]], o, &live[merged_ids[i]]);
+  LAMINA_RETURN_IF_ERROR(ParallelFor(work.size(), [&](size_t i) -> Status {
+    size_t s = work[i];
+    if (pick < 0) return MergeKeys(splits[s], o, &live[s]);
+    auto built = std::make_shared<TakeIndex>();
+    LAMINA_RETURN_IF_ERROR(BuildIndex(splits[s], o, pick == 1, built.get()));
+    index[s] = built;
+    PutTakeIndex(index_key[s], std::move(built));
+    return Status::OK();
   }));
+  for (size_t s = 0; s < ns; ++s) {
+    if (index[s] != nullptr) count[s] = index[s]->rows;
+  }
   for (size_t s : merged_ids) count[s] = live[s].versions.size();
   std::vector<uint64_t> start(ns + 1, 0);
   for (size_t s = 0; s < ns; ++s) start[s + 1] = start[s] + count[s];
   uint64_t total = start.back();
   for (size_t j = 0; j < m; ++j) {
     if (positions[j] < 0 || static_cast<uint64_t>(positions[j]) >= total) {
-      return Status::InvalidArgument("index " + std::to_string(positions[j]) +
-                                     " out of range for a scan of " + std::to_string(total) +
-                                     " rows");
+      return OutOfRange(positions[j], total);
     }
   }
-  // Part 0 holds the rows of every concatenated split (one TakeRows over their files, in
-  // split order); part 1 + i those of merged split merged_ids[i].
-  std::vector<TakeFile> fast_files;
-  std::vector<uint64_t> fast_base(ns, 0);  // a concatenated split's first row in part 0
-  uint64_t fast_rows = 0;
+  // Part 0 holds the rows read straight from files (concatenated and indexed splits);
+  // part 1 + i those of merged split merged_ids[i].
+  std::vector<std::string> paths;
+  std::vector<uint64_t> expected;
+  std::vector<size_t> slot_base(ns, 0);
+  std::vector<std::vector<uint64_t>> file_start(ns);  // a concatenated split's file starts
   std::vector<size_t> part_of(ns, 0);
   for (size_t s = 0; s < ns; ++s) {
-    if (!splits[s].concatenated) continue;
-    fast_base[s] = fast_rows;
-    fast_rows += count[s];
+    if (!splits[s].concatenated && index[s] == nullptr) continue;
+    slot_base[s] = paths.size();
     for (size_t f = 0; f < splits[s].paths.size(); ++f) {
-      fast_files.push_back({splits[s].paths[f], splits[s].value[f]});
+      paths.push_back(splits[s].paths[f]);
+      expected.push_back(splits[s].concatenated ? splits[s].value[f] : UINT64_MAX);
+    }
+    if (splits[s].concatenated) {
+      file_start[s].assign(1, 0);
+      for (uint64_t v : splits[s].value) file_start[s].push_back(file_start[s].back() + v);
     }
   }
   for (size_t i = 0; i < merged_ids.size(); ++i) part_of[merged_ids[i]] = 1 + i;
   std::vector<uint32_t> run(m), row(m);
-  std::vector<int64_t> fast_pos;
+  std::vector<uint32_t> direct_slot;
+  std::vector<int64_t> direct_row;
+  direct_slot.reserve(m);
+  direct_row.reserve(m);
   std::vector<std::vector<uint64_t>> local(merged_ids.size());  // wanted positions, then sorted
   std::vector<uint64_t> local_of(m);
   for (size_t j = 0; j < m; ++j) {
     uint64_t p = static_cast<uint64_t>(positions[j]);
     size_t s = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), p) -
                                    start.begin()) - 1;
+    uint64_t q = p - start[s];
     run[j] = static_cast<uint32_t>(part_of[s]);
     if (splits[s].concatenated) {
-      row[j] = static_cast<uint32_t>(fast_pos.size());
-      fast_pos.push_back(static_cast<int64_t>(p - start[s] + fast_base[s]));
+      const std::vector<uint64_t>& fs = file_start[s];
+      size_t f = static_cast<size_t>(std::upper_bound(fs.begin(), fs.end(), q) - fs.begin()) - 1;
+      row[j] = static_cast<uint32_t>(direct_slot.size());
+      direct_slot.push_back(static_cast<uint32_t>(slot_base[s] + f));
+      direct_row.push_back(static_cast<int64_t>(q - fs[f]));
+    } else if (index[s] != nullptr) {
+      const merge::Selection& sel = index[s]->sel;
+      row[j] = static_cast<uint32_t>(direct_slot.size());
+      direct_slot.push_back(static_cast<uint32_t>(slot_base[s] + sel.run[q]));
+      direct_row.push_back(static_cast<int64_t>(sel.row[q]));
     } else {
-      local_of[j] = p - start[s];
-      local[part_of[s] - 1].push_back(p - start[s]);
+      local_of[j] = q;
+      local[part_of[s] - 1].push_back(q);
     }
   }
+  if (merged_ids.empty()) {
+    // Every row comes straight from files, in request order.
+    return GatherFileRows(paths, expected, columns, req, direct_slot, direct_row);
+  }
   std::vector<MergeResult> parts(1 + merged_ids.size());
-  if (!fast_pos.empty()) {
-    LAMINA_ASSIGN_OR_RETURN(parts[0], TakeRows(fast_files, columns, o, fast_pos.data(),
-                                               fast_pos.size()));
+  if (!direct_slot.empty()) {
+    LAMINA_ASSIGN_OR_RETURN(parts[0],
+                            GatherFileRows(paths, expected, columns, req, direct_slot, direct_row));
   }
   LAMINA_RETURN_IF_ERROR(ParallelFor(merged_ids.size(), [&](size_t i) -> Status {
     std::vector<uint64_t>& want = local[i];

@@ -69,9 +69,13 @@ struct TakeSplit {
 };
 
 // Rows at `positions` of the scan whose merged read is the splits' merged reads, one after
-// another (each sorted by key). A merged split costs a merge of its keys (its key, `_kind`
-// and `_seq` columns are decoded), then a Lookup of the keys at the wanted positions; a
-// concatenated split costs a TakeRows. InvalidArgument for a position out of range.
+// another (each sorted by key). A concatenated split maps positions to file rows through
+// row counts. A merged split whose every column keeps one stored version per key
+// (deduplicate, first_row) uses its take index (take_index.h: built once by a merge of
+// its key, `_kind` and `_seq` columns, then cached), so a warm take is index look-ups
+// plus FileReader::Take of the wanted rows, file by file in parallel. Other merged splits
+// (partial_update, aggregate) merge their keys, then Lookup the keys at the wanted
+// positions. InvalidArgument for a position out of range.
 Result<MergeResult> TakeSplits(const std::vector<TakeSplit>& splits,
                                const std::vector<std::string>& columns, TableOptions options,
                                const int64_t* positions, size_t m);
