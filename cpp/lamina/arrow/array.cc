@@ -1,6 +1,7 @@
 #include "lamina/arrow/array.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -139,9 +140,9 @@ class MappingCache {
   void Give(void* p, size_t mapped) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (mapped <= kMaxEntry) {
+      if (mapped <= kMaxEntry && mapped <= MaxHeld()) {
         // Oldest entries leave first.
-        while (held_ + mapped > kMaxHeld && !entries_.empty()) {
+        while (held_ + mapped > MaxHeld() && !entries_.empty()) {
           ::munmap(entries_.front().first, entries_.front().second);
           held_ -= entries_.front().second;
           entries_.erase(entries_.begin());
@@ -155,8 +156,19 @@ class MappingCache {
   }
 
  private:
-  static constexpr size_t kMaxHeld = size_t{256} << 20;
-  static constexpr size_t kMaxEntry = size_t{64} << 20;
+  // At most 1 GiB, and at most 1/16 of physical memory, is held unused: enough to recycle
+  // the columns of a full read of a few million rows (W1 scale 1 holds ~1 GB) from one
+  // read to the next instead of faulting in and zeroing fresh pages.
+  static size_t MaxHeld() {
+    static const size_t held = [] {
+      long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+      size_t phys = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page)
+                                          : size_t{4} << 30;
+      return std::min(size_t{1} << 30, phys / 16);
+    }();
+    return held;
+  }
+  static constexpr size_t kMaxEntry = size_t{256} << 20;
   std::mutex mu_;
   std::vector<std::pair<void*, size_t>> entries_;
   size_t held_ = 0;

@@ -213,17 +213,17 @@ Status FileReader::VerifyPage(ColumnState* st, size_t page) {
 namespace {
 
 // Decodes one page of a column without list offsets (fixed_size_list included) into rows
-// [at, at + num_rows) of `arr`.
+// [at, at + num_rows) of `arr`; `lazy` as for DecodeValidity.
 Status DecodeFlatPage(const DataType& t, const PageMeta& p, const uint8_t* bytes, OwnedArray* arr,
-                      std::vector<uint8_t>* data, size_t at) {
+                      std::vector<uint8_t>* data, size_t at, bool lazy) {
   ByteReader in(bytes, p.length);
   size_t n = p.num_rows;
-  LAMINA_RETURN_IF_ERROR(DecodeValidity(&in, n, arr, at));
+  LAMINA_RETURN_IF_ERROR(DecodeValidity(&in, n, arr, at, lazy));
   if (t.id == TypeId::kFixedSizeList) {
     size_t size = static_cast<size_t>(t.list_size);
     LAMINA_CHECK_CORRUPT(n * size <= MaxChildValues(p.length), "page holds too many values");
     OwnedArray* child = &arr->children[0];
-    LAMINA_RETURN_IF_ERROR(DecodeValidity(&in, n * size, child, at * size));
+    LAMINA_RETURN_IF_ERROR(DecodeValidity(&in, n * size, child, at * size, lazy));
     LAMINA_RETURN_IF_ERROR(DecodeValues(t.child->type, &in, n * size, {child, nullptr}, at * size));
   } else {
     LAMINA_RETURN_IF_ERROR(DecodeValues(t, &in, n, {arr, data}, at));
@@ -251,40 +251,48 @@ Status ReadRelOffsets(ByteReader* in, size_t n, uint64_t page_len, std::vector<u
 
 }  // namespace
 
-Status FileReader::ReadListColumn(size_t c, ColumnState* st, OwnedArray* out) {
-  const DataType& t = meta_.schema.fields[c].type;
-  const auto& pages = st->meta.pages;
+Status FileReader::ReadListColumn(const std::vector<Part>& parts, size_t k,
+                                  const std::vector<uint64_t>& row_base,
+                                  const std::vector<ColumnState*>& states, OwnedArray* out) {
+  size_t nparts = parts.size();
+  const DataType& t = out->type;
   struct Pending {
     ByteReader child_streams;
     uint64_t child_count;
     uint64_t child_start;
   };
-  std::vector<Pending> pending(pages.size());
+  std::vector<Pending> pending;
   std::vector<uint64_t> rel;
   uint64_t base = 0;
-  for (size_t i = 0; i < pages.size(); ++i) {
-    const PageMeta& p = pages[i];
-    LAMINA_RETURN_IF_ERROR(VerifyPage(st, i));
-    ByteReader in(source_->data() + p.offset, p.length);
-    LAMINA_RETURN_IF_ERROR(DecodeValidity(&in, p.num_rows, out, p.row_start));
-    LAMINA_RETURN_IF_ERROR(ReadRelOffsets(&in, p.num_rows, p.length, &rel));
-    uint64_t limit = t.has_large_offsets() ? static_cast<uint64_t>(INT64_MAX) : INT32_MAX;
-    LAMINA_CHECK_CORRUPT(base + rel[p.num_rows] <= limit,
-                         "list column over 2^31 values; store it as large_list");
-    for (size_t k = 0; k <= p.num_rows; ++k) {
-      SetOffset(out, p.row_start + k, static_cast<int64_t>(base + rel[k]));
+  uint64_t limit = t.has_large_offsets() ? static_cast<uint64_t>(INT64_MAX) : INT32_MAX;
+  for (size_t q = 0; q < nparts; ++q) {
+    FileReader* r = parts[q].reader;
+    ColumnState* st = states[k * nparts + q];
+    const auto& pages = st->meta.pages;
+    for (size_t i = 0; i < pages.size(); ++i) {
+      const PageMeta& p = pages[i];
+      uint64_t row = row_base[q] + p.row_start;
+      LAMINA_RETURN_IF_ERROR(r->VerifyPage(st, i));
+      ByteReader in(r->source_->data() + p.offset, p.length);
+      LAMINA_RETURN_IF_ERROR(DecodeValidity(&in, p.num_rows, out, row, /*lazy=*/true));
+      LAMINA_RETURN_IF_ERROR(ReadRelOffsets(&in, p.num_rows, p.length, &rel));
+      LAMINA_CHECK_CORRUPT(base + rel[p.num_rows] <= limit,
+                           "list column over 2^31 values; store it as large_list");
+      for (size_t j = 0; j <= p.num_rows; ++j) {
+        SetOffset(out, row + j, static_cast<int64_t>(base + rel[j]));
+      }
+      pending.push_back({in, rel[p.num_rows], base});
+      base += rel[p.num_rows];
     }
-    pending[i] = {in, rel[p.num_rows], base};
-    base += rel[p.num_rows];
   }
   out->children.emplace_back();
   OwnedArray* child = &out->children[0];
   const DataType& ct = t.child->type;
-  PrepareArray(ct, static_cast<int64_t>(base), child);
+  PrepareArray(ct, static_cast<int64_t>(base), child, /*validity=*/false);
   std::vector<uint8_t> data;
-  for (size_t i = 0; i < pages.size(); ++i) {
-    Pending& pd = pending[i];
-    LAMINA_RETURN_IF_ERROR(DecodeValidity(&pd.child_streams, pd.child_count, child, pd.child_start));
+  for (Pending& pd : pending) {
+    LAMINA_RETURN_IF_ERROR(
+        DecodeValidity(&pd.child_streams, pd.child_count, child, pd.child_start, /*lazy=*/true));
     LAMINA_RETURN_IF_ERROR(
         DecodeValues(ct, &pd.child_streams, pd.child_count, {child, &data}, pd.child_start));
     LAMINA_CHECK_CORRUPT(pd.child_streams.empty(), "trailing bytes after a page's streams");
@@ -294,63 +302,113 @@ Status FileReader::ReadListColumn(size_t c, ColumnState* st, OwnedArray* out) {
 }
 
 Status FileReader::Read(const std::vector<size_t>& columns, std::vector<OwnedArray>* out) {
+  return ReadConcat({Part{this, columns}}, out);
+}
+
+Status FileReader::ReadConcat(const std::vector<Part>& parts, std::vector<OwnedArray>* out) {
   out->clear();
-  out->resize(columns.size());
-  std::vector<std::vector<uint8_t>> datas(columns.size());
-  std::vector<ColumnState*> states(columns.size());
+  if (parts.empty()) return Status::OK();
+  size_t nparts = parts.size(), ncols = parts[0].columns.size();
+  out->resize(ncols);
+  std::vector<uint64_t> row_base(nparts + 1, 0);
+  for (size_t q = 0; q < nparts; ++q) {
+    if (parts[q].columns.size() != ncols) {
+      return Status::InvalidArgument("concatenated reads take the same columns of every file");
+    }
+    row_base[q + 1] = row_base[q] + parts[q].reader->meta_.num_rows;
+  }
+  uint64_t total = row_base[nparts];
+  std::vector<std::vector<uint8_t>> datas(ncols);
+  std::vector<ColumnState*> states(ncols * nparts);  // [k * nparts + q]
   struct Task {
-    size_t k;
-    size_t page;  // kAll: every page of the column, in order
+    size_t k, part, page;  // page kAll: every page of every part, in order
   };
   constexpr size_t kAll = SIZE_MAX;
   std::vector<Task> tasks;
-  for (size_t k = 0; k < columns.size(); ++k) {
-    size_t c = columns[k];
-    LAMINA_ASSIGN_OR_RETURN(states[k], State(c));
-    const DataType& t = meta_.schema.fields[c].type;
+  for (size_t k = 0; k < ncols; ++k) {
+    const DataType& t = parts[0].reader->meta_.schema.fields.at(parts[0].columns[k]).type;
+    for (size_t q = 0; q < nparts; ++q) {
+      FileReader* r = parts[q].reader;
+      LAMINA_ASSIGN_OR_RETURN(states[k * nparts + q], r->State(parts[q].columns[k]));
+      if (!r->meta_.schema.fields[parts[q].columns[k]].type.Equals(t)) {
+        return Status::InvalidArgument("concatenated files disagree on a column's type");
+      }
+    }
     OwnedArray& arr = (*out)[k];
-    PrepareArray(t, static_cast<int64_t>(meta_.num_rows), &arr);
+    // Validity bitmaps are allocated only for columns with a page that holds nulls.
+    PrepareArray(t, static_cast<int64_t>(total), &arr, /*validity=*/false);
     if (t.id == TypeId::kFixedSizeList) {
       // Check every page before sizing the child by the file's claims.
-      for (const PageMeta& p : states[k]->meta.pages) {
-        LAMINA_CHECK_CORRUPT(p.num_rows * static_cast<uint64_t>(t.list_size) <=
-                                 MaxChildValues(p.length),
-                             "page holds too many values");
+      for (size_t q = 0; q < nparts; ++q) {
+        for (const PageMeta& p : states[k * nparts + q]->meta.pages) {
+          LAMINA_CHECK_CORRUPT(p.num_rows * static_cast<uint64_t>(t.list_size) <=
+                                   MaxChildValues(p.length),
+                               "page holds too many values");
+        }
       }
       arr.children.emplace_back();
-      PrepareArray(t.child->type, static_cast<int64_t>(meta_.num_rows) * t.list_size,
-                   &arr.children[0]);
+      PrepareArray(t.child->type, static_cast<int64_t>(total) * t.list_size, &arr.children[0],
+                   /*validity=*/false);
     }
     bool parallel_pages = IsFlat(t) && !t.is_binary_like();
-    for (const PageMeta& p : states[k]->meta.pages) {
-      // Pages that share a validity byte must not be decoded concurrently.
-      uint64_t child_start = t.id == TypeId::kFixedSizeList ? p.row_start * t.list_size : 0;
-      if (p.row_start % 8 != 0 || child_start % 8 != 0) parallel_pages = false;
+    for (size_t q = 0; q < nparts && parallel_pages; ++q) {
+      for (const PageMeta& p : states[k * nparts + q]->meta.pages) {
+        // Pages that share a validity byte must not be decoded concurrently.
+        uint64_t row = row_base[q] + p.row_start;
+        uint64_t child_start = t.id == TypeId::kFixedSizeList ? row * t.list_size : 0;
+        if (row % 8 != 0 || child_start % 8 != 0) parallel_pages = false;
+      }
     }
-    if (parallel_pages) {
-      for (size_t i = 0; i < states[k]->meta.pages.size(); ++i) tasks.push_back({k, i});
-    } else {
-      tasks.push_back({k, kAll});
+    if (!parallel_pages) {
+      tasks.push_back({k, 0, kAll});  // decoded in row order: bitmaps allocated lazily
+      continue;
+    }
+    // Pages decoded concurrently need the bitmap before they start: it exists when some
+    // page's validity is not a constant of ones.
+    bool all_valid = true, child_all_valid = true;
+    for (size_t q = 0; q < nparts; ++q) {
+      FileReader* r = parts[q].reader;
+      const auto& pages = states[k * nparts + q]->meta.pages;
+      for (size_t i = 0; i < pages.size(); ++i) {
+        const PageMeta& p = pages[i];
+        ByteReader in(r->source_->data() + p.offset, p.length);
+        all_valid = all_valid && AllValid(in, p.num_rows);
+        if (t.id == TypeId::kFixedSizeList && child_all_valid) {
+          child_all_valid = enc::SkipStream(&in).ok() &&
+                            AllValid(in, p.num_rows * static_cast<uint64_t>(t.list_size));
+        }
+        tasks.push_back({k, q, i});
+      }
+    }
+    if (!all_valid) arr.validity = Buffer::Allocate((total + 7) / 8);
+    if (!child_all_valid) {
+      uint64_t n = total * static_cast<uint64_t>(t.list_size);
+      arr.children[0].validity = Buffer::Allocate((n + 7) / 8);
     }
   }
   LAMINA_RETURN_IF_ERROR(ParallelFor(tasks.size(), [&](size_t ti) -> Status {
     const Task& task = tasks[ti];
-    size_t c = columns[task.k];
-    ColumnState* st = states[task.k];
-    const DataType& t = meta_.schema.fields[c].type;
     OwnedArray* arr = &(*out)[task.k];
-    if (t.is_list_like()) return ReadListColumn(c, st, arr);
-    size_t first = task.page == kAll ? 0 : task.page;
-    size_t last = task.page == kAll ? st->meta.pages.size() : task.page + 1;
-    for (size_t i = first; i < last; ++i) {
-      LAMINA_RETURN_IF_ERROR(VerifyPage(st, i));
-      const PageMeta& p = st->meta.pages[i];
-      LAMINA_RETURN_IF_ERROR(
-          DecodeFlatPage(t, p, source_->data() + p.offset, arr, &datas[task.k], p.row_start));
+    const DataType& t = arr->type;
+    if (t.is_list_like()) return ReadListColumn(parts, task.k, row_base, states, arr);
+    size_t q0 = task.page == kAll ? 0 : task.part;
+    size_t q1 = task.page == kAll ? nparts : task.part + 1;
+    for (size_t q = q0; q < q1; ++q) {
+      FileReader* r = parts[q].reader;
+      ColumnState* st = states[task.k * nparts + q];
+      size_t first = task.page == kAll ? 0 : task.page;
+      size_t last = task.page == kAll ? st->meta.pages.size() : task.page + 1;
+      for (size_t i = first; i < last; ++i) {
+        LAMINA_RETURN_IF_ERROR(r->VerifyPage(st, i));
+        const PageMeta& p = st->meta.pages[i];
+        LAMINA_RETURN_IF_ERROR(DecodeFlatPage(t, p, r->source_->data() + p.offset, arr,
+                                              &datas[task.k], row_base[q] + p.row_start,
+                                              /*lazy=*/task.page == kAll));
+      }
     }
     return Status::OK();
   }));
-  for (size_t k = 0; k < columns.size(); ++k) {
+  for (size_t k = 0; k < ncols; ++k) {
     OwnedArray& arr = (*out)[k];
     if (arr.type.is_binary_like()) arr.data = Buffer::FromVector(std::move(datas[k]));
     FinishNulls(&arr);
@@ -505,7 +563,7 @@ Status FileReader::DecodePages(size_t c, ColumnState* st, size_t first, size_t l
   const auto& pages = st->meta.pages;
   uint64_t base = pages[first].row_start;
   uint64_t rows = pages[last - 1].row_start + pages[last - 1].num_rows - base;
-  PrepareArray(t, static_cast<int64_t>(rows), out);
+  PrepareArray(t, static_cast<int64_t>(rows), out, /*validity=*/false);
   if (t.id == TypeId::kFixedSizeList) {
     for (size_t i = first; i < last; ++i) {
       LAMINA_CHECK_CORRUPT(pages[i].num_rows * static_cast<uint64_t>(t.list_size) <=
@@ -513,14 +571,16 @@ Status FileReader::DecodePages(size_t c, ColumnState* st, size_t first, size_t l
                            "page holds too many values");
     }
     out->children.emplace_back();
-    PrepareArray(t.child->type, static_cast<int64_t>(rows) * t.list_size, &out->children[0]);
+    PrepareArray(t.child->type, static_cast<int64_t>(rows) * t.list_size, &out->children[0],
+                 /*validity=*/false);
   }
   std::vector<uint8_t> data;
   for (size_t i = first; i < last; ++i) {
     LAMINA_RETURN_IF_ERROR(VerifyPage(st, i));
     const PageMeta& p = pages[i];
     LAMINA_RETURN_IF_ERROR(
-        DecodeFlatPage(t, p, source_->data() + p.offset, out, &data, p.row_start - base));
+        DecodeFlatPage(t, p, source_->data() + p.offset, out, &data, p.row_start - base,
+                       /*lazy=*/true));
   }
   if (t.is_binary_like()) out->data = Buffer::FromVector(std::move(data));
   FinishNulls(out);

@@ -48,6 +48,16 @@ class FileReader {
   // Decodes whole columns, in parallel across columns and pages.
   Status Read(const std::vector<size_t>& columns, std::vector<OwnedArray>* out);
 
+  // One file's share of a concatenated read: its columns, in output order.
+  struct Part {
+    FileReader* reader;
+    std::vector<size_t> columns;
+  };
+  // Decodes parts[*].columns[k] of every part into one array per k, the parts' rows one
+  // after another (key-disjoint sorted runs read without a merge), straight into the
+  // output buffers. InvalidArgument if the parts disagree on a column's type.
+  static Status ReadConcat(const std::vector<Part>& parts, std::vector<OwnedArray>* out);
+
   // Rows at `indices` (any order, repeats allowed, each < num_rows) of the columns.
   Status Take(const std::vector<size_t>& columns, const int64_t* indices, size_t m,
               std::vector<OwnedArray>* out);
@@ -76,7 +86,10 @@ class FileReader {
   FileReader() = default;
   Status VerifyPage(ColumnState* st, size_t page);
   Result<ColumnState*> State(size_t c);
-  Status ReadListColumn(size_t c, ColumnState* st, OwnedArray* out);
+  // Column k of every part (states[k * parts.size() + q]), part q's rows at row_base[q].
+  static Status ReadListColumn(const std::vector<Part>& parts, size_t k,
+                               const std::vector<uint64_t>& row_base,
+                               const std::vector<ColumnState*>& states, OwnedArray* out);
   // Decodes pages [first, last) of flat column c into one array.
   Status DecodePages(size_t c, ColumnState* st, size_t first, size_t last, OwnedArray* out);
   Status TakeColumn(size_t c, const int64_t* idx, const std::vector<uint32_t>& page_of,

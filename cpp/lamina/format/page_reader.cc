@@ -2,7 +2,9 @@
 
 #include <cstring>
 
+#include "lamina/encoding/constant.h"
 #include "lamina/encoding/encoding.h"
+#include "lamina/encoding/stream.h"
 #include "lamina/util/bit_util.h"
 
 namespace lamina::format {
@@ -12,11 +14,11 @@ uint64_t MaxChildValues(uint64_t page_bytes) {
   return by_bytes > (1u << 22) ? by_bytes : (1u << 22);
 }
 
-void PrepareArray(const DataType& t, int64_t length, OwnedArray* arr) {
+void PrepareArray(const DataType& t, int64_t length, OwnedArray* arr, bool validity) {
   arr->type = t;
   arr->length = length;
   size_t n = static_cast<size_t>(length);
-  arr->validity = Buffer::Allocate((n + 7) / 8);
+  arr->validity = validity ? Buffer::Allocate((n + 7) / 8) : nullptr;
   if (t.id == TypeId::kBool) {
     arr->values = Buffer::Allocate((n + 7) / 8);
   } else if (t.byte_width() > 0) {
@@ -29,7 +31,25 @@ void PrepareArray(const DataType& t, int64_t length, OwnedArray* arr) {
   }
 }
 
-Status DecodeValidity(ByteReader* in, size_t n, OwnedArray* arr, size_t at) {
+bool AllValid(const ByteReader& in, size_t n) {
+  ByteReader copy = in, body;
+  enc::Tag tag = enc::Tag::kPlain;
+  if (!enc::OpenStream(&copy, &tag, &body).ok() || tag != enc::Tag::kConstant) return false;
+  uint8_t bits = 0;  // the first 8 bits of the constant (count checked against n)
+  return enc::FillConstantBitmap(&body, n, 8, &bits).ok() && bits == 0xff;
+}
+
+Status DecodeValidity(ByteReader* in, size_t n, OwnedArray* arr, size_t at, bool lazy) {
+  if (arr->validity == nullptr) {
+    if (AllValid(*in, n)) return enc::SkipStream(in);
+    LAMINA_CHECK_CORRUPT(lazy, "validity stream changed while reading");
+    // The first page with nulls: every row before it is valid.
+    size_t len = static_cast<size_t>(arr->length);
+    arr->validity = Buffer::Allocate((len + 7) / 8);
+    uint8_t* v = arr->validity->data();
+    std::memset(v, 0xff, at / 8);
+    if (at % 8) v[at / 8] = static_cast<uint8_t>((1u << (at % 8)) - 1);
+  }
   uint8_t* dst = arr->validity->data();
   if ((at & 7) == 0) {
     // Byte-aligned: decode in place (the target bytes are still zero).

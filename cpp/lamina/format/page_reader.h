@@ -24,11 +24,20 @@ struct Sink {
 };
 
 // Allocates `arr`'s buffers for `length` rows of type `type` (children of lists are
-// allocated later, once their length is known).
-void PrepareArray(const DataType& type, int64_t length, OwnedArray* arr);
+// allocated later, once their length is known). Without `validity` no bitmap is
+// allocated: DecodeValidity allocates it at the first page that holds a null.
+void PrepareArray(const DataType& type, int64_t length, OwnedArray* arr, bool validity = true);
 
-// Decodes the validity stream of n rows into sink rows [at, at + n).
-Status DecodeValidity(ByteReader* in, size_t n, OwnedArray* arr, size_t at);
+// True when the validity stream at `in` (not consumed) marks all n rows valid: a
+// constant bitmap of ones, as writers emit for pages without nulls.
+bool AllValid(const ByteReader& in, size_t n);
+
+// Decodes the validity stream of n rows into sink rows [at, at + n). Without a bitmap
+// (arr->validity null: every row so far is valid), an all-valid stream is skipped; else,
+// if `lazy`, the bitmap is allocated with rows [0, at) valid (callers decode in row order,
+// one thread per array), and if not, the stream is Corruption (a caller that checked
+// AllValid first).
+Status DecodeValidity(ByteReader* in, size_t n, OwnedArray* arr, size_t at, bool lazy = false);
 
 // Decodes the values of a non-list type for n rows into rows [at, at + n).
 Status DecodeValues(const DataType& type, ByteReader* in, size_t n, Sink sink, size_t at);

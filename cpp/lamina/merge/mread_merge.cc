@@ -518,6 +518,61 @@ size_t MinRangeRows() {
   return 65536;
 }
 
+Status ConcatOrder(const RangeMergeInput& in, std::vector<uint32_t>* order, bool* concat) {
+  *concat = false;
+  order->clear();
+  const std::vector<RangeRun>& runs = in.runs;
+  for (const RangeRun& r : runs) {
+    if (r.kind != nullptr) return Status::OK();
+  }
+  auto size_of = [&](size_t r) {
+    return in.raw != RawKey::kNone ? runs[r].raw_size : runs[r].keys->size();
+  };
+  for (size_t r = 0; r < runs.size(); ++r) {
+    if (size_of(r) > 0) order->push_back(static_cast<uint32_t>(r));
+  }
+  auto by_keys = [&](auto key_at) -> Status {
+    std::sort(order->begin(), order->end(),
+              [&](uint32_t a, uint32_t b) { return key_at(a, 0) < key_at(b, 0); });
+    for (size_t j = 1; j < order->size(); ++j) {
+      uint32_t p = (*order)[j - 1], q = (*order)[j];
+      if (!(key_at(p, size_of(p) - 1) < key_at(q, 0))) return Status::OK();
+    }
+    // Files are untrusted: every run must be strictly ascending.
+    LAMINA_RETURN_IF_ERROR(ParallelFor(order->size(), [&](size_t j) -> Status {
+      uint32_t r = (*order)[j];
+      size_t n = size_of(r);
+      bool ok = true;
+      for (size_t i = 1; i < n; ++i) ok &= key_at(r, i - 1) < key_at(r, i);
+      return ok ? Status::OK() : NotAscending();
+    }));
+    *concat = true;
+    return Status::OK();
+  };
+  auto raw_keys = [&](auto elem) -> Status {
+    using E = decltype(elem);
+    return by_keys([&](size_t r, size_t i) {
+      const E* k = in.raw != RawKey::kNone ? static_cast<const E*>(runs[r].raw)
+                                           : reinterpret_cast<const E*>(runs[r].keys->u64());
+      return Load(k, i);
+    });
+  };
+  switch (in.raw) {
+    case RawKey::kI32: return raw_keys(int32_t{});
+    case RawKey::kU32: return raw_keys(uint32_t{});
+    case RawKey::kI64: return raw_keys(int64_t{});
+    case RawKey::kU64: return raw_keys(uint64_t{});
+    case RawKey::kNone: break;
+  }
+  for (size_t r = 0; r < runs.size(); ++r) {
+    if (runs[r].keys->is_u64() != runs[0].keys->is_u64()) {
+      return Status::InvalidArgument("runs have different key types");
+    }
+  }
+  if (!runs.empty() && runs[0].keys->is_u64()) return raw_keys(uint64_t{});
+  return by_keys([&](size_t r, size_t i) { return runs[r].keys->bytes(i); });
+}
+
 Status MergeRanges(const RangeMergeInput& in, MergedRuns* out) {
   *out = MergedRuns();
   Split split;

@@ -55,6 +55,13 @@ Status MergeRanges(const RangeMergeInput& in, MergedRuns* out);
 Status MergeSelect(const RangeMergeInput& in, bool pick_last, Selection* out, size_t* n,
                    std::vector<uint8_t>* used_runs);
 
+// Whether the runs can be read without a merge, concatenated: no run has a `kind`, the
+// non-empty runs' key ranges are disjoint and each run is strictly ascending. If so sets
+// *order to the non-empty runs in key order and *concat to true. Corruption if the runs
+// are disjoint by their end keys but one is not strictly ascending. Checks only the end
+// keys of runs that overlap (the merge checks them).
+Status ConcatOrder(const RangeMergeInput& in, std::vector<uint32_t>* order, bool* concat);
+
 // Rows per range below which a merge is not split further (default 65536; the
 // environment variable LAMINA_MERGE_MIN_RANGE_ROWS overrides it, for tests).
 size_t MinRangeRows();

@@ -20,6 +20,7 @@ struct Run {
   std::vector<ArrayView> key_views;
   OwnedArray kind, seq;
   bool has_kind = false, has_seq = false;
+  int seq_column = -1;  // the file's `_seq` column, or -1
   merge::NormalizedKeys keys;  // unless the key is compared raw
   const void* raw = nullptr;     // the raw key values (one integer key column)
   std::vector<int> column_of;  // requested column i -> file column (-1: absent)
@@ -51,7 +52,7 @@ Status OpenRun(const ReadFile& f, const TableOptions& o, merge::RawKey raw, Run*
   }
   if (sc >= 0) {
     if (fs.fields[sc].type.id != TypeId::kUInt64) return Status::Corruption(f.path + ": _seq is not uint64");
-    cols.push_back(static_cast<size_t>(sc));
+    run->seq_column = sc;  // decoded only if the runs need a merge (ReadSeq)
   }
   std::vector<OwnedArray> arrays;
   LAMINA_RETURN_IF_ERROR(run->reader->Read(cols, &arrays));
@@ -63,11 +64,6 @@ Status OpenRun(const ReadFile& f, const TableOptions& o, merge::RawKey raw, Run*
     run->kind = std::move(arrays[next++]);
     run->has_kind = true;
     if (run->kind.null_count != 0) return Status::Corruption(f.path + ": _kind has nulls");
-  }
-  if (sc >= 0) {
-    run->seq = std::move(arrays[next++]);
-    run->has_seq = true;
-    if (run->seq.null_count != 0) return Status::Corruption(f.path + ": _seq has nulls");
   }
   for (const OwnedArray& a : run->key_arrays) run->key_views.push_back(merge::ViewOf(a));
   if (raw != merge::RawKey::kNone) {
@@ -82,6 +78,66 @@ Status OpenRun(const ReadFile& f, const TableOptions& o, merge::RawKey raw, Run*
   std::vector<const ArrayView*> kv;
   for (const ArrayView& v : run->key_views) kv.push_back(&v);
   return merge::NormalizeKeys(kv, o.key_columns, &run->keys);
+}
+
+Status ReadSeq(const ReadFile& f, Run* run) {
+  if (run->seq_column < 0) return Status::OK();
+  std::vector<OwnedArray> arrays;
+  LAMINA_RETURN_IF_ERROR(run->reader->Read({static_cast<size_t>(run->seq_column)}, &arrays));
+  run->seq = std::move(arrays[0]);
+  run->has_seq = true;
+  if (run->seq.null_count != 0) return Status::Corruption(f.path + ": _seq has nulls");
+  return Status::OK();
+}
+
+// Reads key-disjoint runs (no deletes) without a merge: the requested columns of the runs
+// in key order are decoded straight into the output arrays. False (nothing done) if a run
+// lacks a requested column or types differ: the merge path reports or handles those.
+Result<bool> ReadConcatenated(std::vector<Run>& runs, const std::vector<uint32_t>& order,
+                              const std::vector<std::string>& columns,
+                              const std::vector<int>& table_col, const std::vector<int>& key_pos,
+                              const Schema& ts, MergeResult* result) {
+  // One run: its decoded key columns are moved to the output, not decoded again.
+  bool reuse_keys = order.size() == 1;
+  std::vector<format::FileReader::Part> parts;
+  std::vector<size_t> slot;  // decoded column j -> requested column
+  for (uint32_t r : order) {
+    const Schema& fs = runs[r].reader->schema();
+    format::FileReader::Part part{runs[r].reader.get(), {}};
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (reuse_keys && key_pos[i] >= 0) continue;
+      int c = fs.FieldIndex(columns[i]);
+      if (c < 0 || !fs.fields[c].type.Equals(ts.fields[table_col[i]].type)) return false;
+      part.columns.push_back(static_cast<size_t>(c));
+      if (parts.empty()) slot.push_back(i);
+    }
+    parts.push_back(std::move(part));
+  }
+  std::vector<OwnedArray> arrays;
+  LAMINA_RETURN_IF_ERROR(format::FileReader::ReadConcat(parts, &arrays));
+  result->columns.resize(columns.size());
+  for (size_t j = 0; j < slot.size(); ++j) result->columns[slot[j]] = std::move(arrays[j]);
+  int64_t rows = 0;
+  for (uint32_t r : order) rows += static_cast<int64_t>(runs[r].reader->num_rows());
+  if (reuse_keys) {
+    Run& run = runs[order[0]];
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (key_pos[i] < 0) continue;
+      // A key column requested twice is copied the second time.
+      bool taken = false;
+      for (size_t e = 0; e < i; ++e) taken |= key_pos[e] == key_pos[i];
+      if (!taken) {
+        result->columns[i] = std::move(run.key_arrays[key_pos[i]]);
+      } else {
+        std::vector<OwnedArray> again;
+        size_t c = static_cast<size_t>(run.reader->schema().FieldIndex(columns[i]));
+        LAMINA_RETURN_IF_ERROR(run.reader->Read({c}, &again));
+        result->columns[i] = std::move(again[0]);
+      }
+    }
+  }
+  result->length = rows;
+  return true;
 }
 
 }  // namespace
@@ -125,7 +181,6 @@ Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
       rr.keys = &runs[r].keys;
     }
     rr.priority = files[r].priority;
-    if (runs[r].has_seq) rr.seq = runs[r].seq.values->as<uint64_t>();
     if (runs[r].has_kind) {
       const int8_t* k = runs[r].kind.values->as<int8_t>();
       size_t n = static_cast<size_t>(runs[r].kind.length);
@@ -146,6 +201,24 @@ Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
   // Every column keeps one version per key (deduplicate, first_row): the merge emits that
   // selection directly, without materializing every version.
   bool fused = all_last || all_first;
+
+  // Key-disjoint runs without deletes need no merge: decode straight into the output.
+  if (fused) {
+    std::vector<uint32_t> order;
+    bool concat = false;
+    LAMINA_RETURN_IF_ERROR(merge::ConcatOrder(in, &order, &concat));
+    if (concat && !order.empty()) {
+      LAMINA_ASSIGN_OR_RETURN(bool done, ReadConcatenated(runs, order, columns, table_col,
+                                                          key_pos, ts, &result));
+      if (done) return result;
+    }
+  }
+  LAMINA_RETURN_IF_ERROR(ParallelFor(files.size(), [&](size_t r) -> Status {
+    return ReadSeq(files[r], &runs[r]);
+  }));
+  for (size_t r = 0; r < runs.size(); ++r) {
+    if (runs[r].has_seq) in.runs[r].seq = runs[r].seq.values->as<uint64_t>();
+  }
 
   merge::MergedRuns merged;
   merge::KeyVersions versions;
