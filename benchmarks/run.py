@@ -398,7 +398,7 @@ def run_group(run: Run, systems: dict[str, TableSystem], names: list[str], scale
 
 def scaling_rows(run: Run, systems: dict[str, TableSystem], names: list[str],
                  scales: list[float], root: str) -> list[dict[str, Any]]:
-    """Ingest, merged read and full compaction at each scale (one round each)."""
+    """Ingest, merged read (best of 2) and full compaction at each scale."""
     out: list[dict[str, Any]] = []
     for scale in scales:
         s = W1Scale.scaled(scale)
@@ -411,11 +411,15 @@ def scaling_rows(run: Run, systems: dict[str, TableSystem], names: list[str],
                 sys_.ingest(path, base, batches)
                 ingest = time.perf_counter() - t0
                 warm_page_cache(path)
-                t0 = time.perf_counter()
-                merged = sys_.read(path, None)
-                read = time.perf_counter() - t0
-                rows = merged.num_rows
-                del merged
+                # best of two: the first read of a process also pays for mapping fresh
+                # memory once
+                read = float("inf")
+                for _ in range(2):
+                    t0 = time.perf_counter()
+                    merged = sys_.read(path, None)
+                    read = min(read, time.perf_counter() - t0)
+                    rows = merged.num_rows
+                    del merged
                 run.check(f"scaling {n} @ {scale}: merged read rows", rows == s.distinct_keys,
                           f"{rows:,}")
                 comp = None

@@ -264,3 +264,24 @@ def test_key_filters_prune_files_and_match_pyarrow(tmp_path, key_type):
         assert got.equals(full.filter(f).sort_by("k")), str(f)
     narrow = t.scan(filter=k == lo).plan()
     assert sum(len(s.files) for s in narrow) < sum(len(s.files) for s in t.scan().plan())
+
+
+def test_manifest_replaced_in_place_is_checked_again(tmp_path):
+    """Checked manifests are shared between table objects of a process; a manifest file
+    replaced in place (new identity) must be read and validated again, not served from
+    that cache."""
+    import glob
+
+    schema = pa.schema([("k", pa.int64()), ("v", pa.int64())])
+    t = lamina.create_table(str(tmp_path / "t"), schema, primary_key=["k"])
+    t.write(pa.table({"k": [1, 2], "v": [10, 20]}))
+    assert lamina.open_table(str(tmp_path / "t")).read().num_rows == 2  # cached now
+    for path in glob.glob(str(tmp_path / "t" / "manifest" / "*")):
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        data[len(data) // 2] ^= 0xFF
+        os.remove(path)
+        with open(path, "wb") as f:
+            f.write(bytes(data) + b"\0")  # different size: a different file
+    with pytest.raises(lamina.CorruptFileError):
+        lamina.open_table(str(tmp_path / "t")).read()

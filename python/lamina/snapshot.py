@@ -18,6 +18,7 @@ import random
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -171,6 +172,22 @@ def check_relative_path(path: str) -> None:
     md.check_relative_path(path)
 
 
+# Manifests are immutable once written, so a checked manifest is shared by every table
+# object of this process that opens the same file (same path and the same identity from
+# stat: a file replaced in place is read and checked again). Opening a table and planning
+# a scan no longer re-reads and re-validates every manifest; callers never mutate the
+# shared lists. Bounded by entry count (a manifest holds at most a few MB of entries).
+_SHARED_MANIFESTS: OrderedDict[
+    tuple[str, int, int, int, int], tuple[list[int], list[DataFile]]
+] = OrderedDict()
+_SHARED_MANIFESTS_MAX = 256
+
+
+def _file_identity(path: str) -> tuple[str, int, int, int, int]:
+    st = os.stat(path)
+    return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 class SnapshotStore:
     """Reads and creates the snapshot, manifest and tag files of one table.
 
@@ -297,6 +314,12 @@ class SnapshotStore:
             what = f"manifest {md.check_name(name, 'snapshot')}"
             path = os.path.join(self.manifest_dir, name)
             self.containment.check(path, what)
+            identity = _file_identity(path)
+            hit = _SHARED_MANIFESTS.get(identity)
+            if hit is not None:
+                _SHARED_MANIFESTS.move_to_end(identity)
+                self._manifest_kinds[name], self._manifest_cache[name] = hit
+                return hit
             reader = lformat.FileReader(path)
             _check_manifest_version(reader.metadata, what)
             if not reader.schema.equals(MANIFEST_SCHEMA):
@@ -333,6 +356,9 @@ class SnapshotStore:
                 )
             self._manifest_kinds[name] = list(d["kind"])
             self._manifest_cache[name] = files
+            _SHARED_MANIFESTS[identity] = (self._manifest_kinds[name], files)
+            while len(_SHARED_MANIFESTS) > _SHARED_MANIFESTS_MAX:
+                _SHARED_MANIFESTS.popitem(last=False)
         return self._manifest_kinds[name], self._manifest_cache[name]
 
     def live_files(self, snap: Snapshot) -> list[DataFile]:
