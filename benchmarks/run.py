@@ -398,18 +398,37 @@ def run_group(run: Run, systems: dict[str, TableSystem], names: list[str], scale
 
 def scaling_rows(run: Run, systems: dict[str, TableSystem], names: list[str],
                  scales: list[float], root: str) -> list[dict[str, Any]]:
-    """Ingest, merged read (best of 2) and full compaction at each scale."""
+    """Ingest, merged read (best of 2) and full compaction at each scale.
+
+    Every system ingests first; the generated input is freed before the reads, so that
+    the largest scale's input (several GB) and its merged read are not held at once.
+    """
     out: list[dict[str, Any]] = []
+
+    def record(n: str, scale: float, metric: str, sec: float) -> None:
+        out.append({"system": n, "scale": scale, "rows_in": W1Scale.scaled(scale).rows_in,
+                    "metric": metric, "seconds": sec})
+
     for scale in scales:
         s = W1Scale.scaled(scale)
         base, batches, _, _ = generate(scale, 0)
+        paths: dict[str, str] = {}
         for n in names:
-            sys_ = systems[n]
             path = os.path.join(root, "scaling-" + n.replace("+", "_"))
             try:
                 t0 = time.perf_counter()
-                sys_.ingest(path, base, batches)
-                ingest = time.perf_counter() - t0
+                systems[n].ingest(path, base, batches)
+                record(n, scale, "ingest", time.perf_counter() - t0)
+                paths[n] = path
+            except Exception as e:
+                print(f"  {n} @ scale {scale}: ERROR in ingest {type(e).__name__}: {e}")
+                traceback.print_exc()
+                shutil.rmtree(path, ignore_errors=True)
+        del base, batches
+        gc.collect()
+        for n, path in paths.items():
+            sys_ = systems[n]
+            try:
                 warm_page_cache(path)
                 # best of two: the first read of a process also pays for mapping fresh
                 # memory once
@@ -420,29 +439,23 @@ def scaling_rows(run: Run, systems: dict[str, TableSystem], names: list[str],
                     read = min(read, time.perf_counter() - t0)
                     rows = merged.num_rows
                     del merged
+                    gc.collect()
+                record(n, scale, "merged read", read)
                 run.check(f"scaling {n} @ {scale}: merged read rows", rows == s.distinct_keys,
                           f"{rows:,}")
-                comp = None
                 if sys_.compact is not None:
                     t0 = time.perf_counter()
                     sys_.compact(path)
-                    comp = time.perf_counter() - t0
-                for metric, sec in (("ingest", ingest), ("merged read", read),
-                                    ("compaction", comp)):
-                    if sec is not None:
-                        out.append({"system": n, "scale": scale, "rows_in": s.rows_in,
-                                    "metric": metric, "seconds": sec})
-                print(f"  {n} @ scale {scale}: ingest {ingest:.2f} s, merged read "
-                      f"{read:.2f} s, compaction {comp if comp is None else round(comp, 2)} s",
-                      flush=True)
+                    record(n, scale, "compaction", time.perf_counter() - t0)
+                print(f"  {n} @ scale {scale}: " + ", ".join(
+                    f"{r['metric']} {r['seconds']:.2f} s" for r in out
+                    if r["system"] == n and r["scale"] == scale), flush=True)
             except Exception as e:
                 print(f"  {n} @ scale {scale}: ERROR {type(e).__name__}: {e}")
                 traceback.print_exc()
             finally:
                 shutil.rmtree(path, ignore_errors=True)
                 gc.collect()
-        del base, batches
-        gc.collect()
     return out
 
 
@@ -526,12 +539,23 @@ def main(argv: list[str] | None = None) -> int:
         for sc, extra in small.items():
             paired = [n for n in ("parquet+duckdb", "lamina") if n in systems] + extra
             groups[sc] = run_group(run, systems, paired, sc, root, args)
+        all_rows = report(groups, [], run, mach, vers, args, argv)
         if scaling:
             scale_rows = scaling_rows(run, systems, [n for n in scaling_names if n in systems],
                                       scaling, root)
+            all_rows = report(groups, scale_rows, run, mach, vers, args, argv)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    del all_rows
+    failed = [c for c in run.checks if not c["ok"]]
+    return 1 if failed or any(r.error for r in run.results) else 0
 
+
+def report(groups: dict[float, list[Result]], scale_rows: list[dict[str, Any]], run: Run,
+           mach: dict[str, Any], vers: dict[str, str], args: argparse.Namespace,
+           argv: list[str] | None) -> list[dict[str, Any]]:
+    """Prints the tables and writes the JSON and the chart (again after the scaling run,
+    so a failure there keeps the main results)."""
     all_rows: list[dict[str, Any]] = []
     for scale, results in groups.items():
         s = W1Scale.scaled(scale)
@@ -560,7 +584,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nchecks: {len(run.checks) - len(failed)}/{len(run.checks)} passed")
     for c in failed:
         print(f"  FAILED {c['check']}: {c['detail']}")
-
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
@@ -574,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.png and write_png(all_rows, scale_rows, args.png,
                               f"lamina vs peers on W1 — {mach['cpu']}, {mach['cores']} cores"):
         print(f"wrote {args.png}")
-    return 1 if failed or any(r.error for r in run.results) else 0
+    return all_rows
 
 
 if __name__ == "__main__":
