@@ -539,14 +539,13 @@ def main(argv: list[str] | None = None) -> int:
         for sc, extra in small.items():
             paired = [n for n in ("parquet+duckdb", "lamina") if n in systems] + extra
             groups[sc] = run_group(run, systems, paired, sc, root, args)
-        all_rows = report(groups, [], run, mach, vers, args, argv)
+        report(groups, [], run, mach, vers, args, argv)
         if scaling:
             scale_rows = scaling_rows(run, systems, [n for n in scaling_names if n in systems],
                                       scaling, root)
-            all_rows = report(groups, scale_rows, run, mach, vers, args, argv)
+            report(groups, scale_rows, run, mach, vers, args, argv)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    del all_rows
     failed = [c for c in run.checks if not c["ok"]]
     return 1 if failed or any(r.error for r in run.results) else 0
 

@@ -196,15 +196,29 @@ def _deltalake() -> TableSystem:
                        take=take, compact=compact)
 
 
-def _parquet_duckdb() -> TableSystem:
-    import duckdb
+def _write_batch_files(path: str, tables: Sequence[pa.Table], batch_column: bool) -> None:
+    """One Parquet file per commit, in commit order (``_batch`` = the commit number)."""
     import pyarrow.parquet as pq
 
-    def ingest(path: str, base: pa.Table, batches: Sequence[pa.Table]) -> None:
-        os.makedirs(path)
-        for i, b in enumerate([base, *batches]):
+    os.makedirs(path, exist_ok=True)
+    for i, b in enumerate(tables):
+        if batch_column:
             b = b.append_column("_batch", pa.array(np.full(b.num_rows, i, dtype=np.int32)))
-            pq.write_table(b, os.path.join(path, f"batch-{i:05d}.parquet"))
+        pq.write_table(b, os.path.join(path, f"batch-{i:05d}.parquet"))
+
+
+def _replace_with_one_file(path: str, merged: pa.Table, batch_column: bool) -> None:
+    """The Parquet systems' compaction: the deduplicated table as the only file."""
+    for f in glob.glob(os.path.join(path, "*.parquet")):
+        os.remove(f)
+    _write_batch_files(path, [merged], batch_column)
+
+
+def _parquet_duckdb() -> TableSystem:
+    import duckdb
+
+    def ingest(path: str, base: pa.Table, batches: Sequence[pa.Table]) -> None:
+        _write_batch_files(path, [base, *batches], batch_column=True)
 
     def _query(path: str, columns: Sequence[str] | None, where: str = "") -> pa.Table:
         files = sorted(glob.glob(os.path.join(path, "*.parquet")))
@@ -226,12 +240,7 @@ def _parquet_duckdb() -> TableSystem:
         return _query(path, columns, where=f"WHERE {KEY} IN ({in_list})")
 
     def compact(path: str) -> None:
-        merged = _query(path, None)
-        for f in glob.glob(os.path.join(path, "*.parquet")):
-            os.remove(f)
-        merged = merged.append_column(
-            "_batch", pa.array(np.zeros(merged.num_rows, dtype=np.int32)))
-        pq.write_table(merged, os.path.join(path, "batch-00000.parquet"))
+        _replace_with_one_file(path, _query(path, None), batch_column=True)
 
     return TableSystem("parquet+duckdb", ingest, read, lookup,
                        version=lambda: f"duckdb {duckdb.__version__}",
@@ -243,12 +252,9 @@ def _parquet_duckdb() -> TableSystem:
 
 def _parquet_polars() -> TableSystem:
     import polars as pl
-    import pyarrow.parquet as pq
 
     def ingest(path: str, base: pa.Table, batches: Sequence[pa.Table]) -> None:
-        os.makedirs(path)
-        for i, b in enumerate([base, *batches]):
-            pq.write_table(b, os.path.join(path, f"batch-{i:05d}.parquet"))
+        _write_batch_files(path, [base, *batches], batch_column=False)
 
     def _frame(path: str, columns: Sequence[str] | None) -> pl.LazyFrame:
         files = sorted(glob.glob(os.path.join(path, "*.parquet")))
@@ -266,10 +272,7 @@ def _parquet_polars() -> TableSystem:
         return (lf if columns is None else lf.select(list(columns))).collect().to_arrow()
 
     def compact(path: str) -> None:
-        merged = read(path, None)
-        for f in glob.glob(os.path.join(path, "*.parquet")):
-            os.remove(f)
-        pq.write_table(merged, os.path.join(path, "batch-00000.parquet"))
+        _replace_with_one_file(path, read(path, None), batch_column=False)
 
     return TableSystem("parquet+polars", ingest, read, lookup,
                        version=lambda: f"polars {pl.__version__}",
