@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lamina import _core
-from lamina.errors import SchemaError
+from lamina.errors import InvalidArgumentError, SchemaError
 
 MASK = (1 << 64) - 1
 K1 = 0x9E3779B97F4A7C15
@@ -672,12 +672,12 @@ def test_null_key_in_a_later_batch_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_bad_aggregate_options(tmp_path: Path) -> None:
-    with pytest.raises(SchemaError, match="column 'v'"):
+    with pytest.raises(InvalidArgumentError, match="column 'v'"):
         _core.table_write(
             SIMPLE.empty_table(),
             simple_options(tmp_path, engine="aggregate", aggregates={"v": "count"}),
         )
-    with pytest.raises(SchemaError, match="'s'"):
+    with pytest.raises(InvalidArgumentError, match="'s'"):
         _core.table_write(
             SIMPLE.empty_table(),
             simple_options(tmp_path, engine="aggregate", aggregates={"s": "sum"}),

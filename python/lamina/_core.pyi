@@ -39,6 +39,7 @@ class _EncodingModule:
 
 _encoding: _EncodingModule
 
+def check_aggregates(schema: Any, aggregates: dict[str, str]) -> None: ...
 def table_write(stream: Any, options: dict[str, Any]) -> list[dict[str, Any]]: ...
 def table_merge_read(
     files: list[tuple[str, int]], columns: list[str], options: dict[str, Any]
@@ -62,7 +63,7 @@ def table_lookup(
     buckets: int,
     columns: list[str],
     options: dict[str, Any],
-) -> list[tuple[Any, Any]]: ...
+) -> tuple[Any, Any]: ...
 def table_take(
     splits: list[tuple[bool, list[tuple[str, int]]]],
     positions: Any,

@@ -23,51 +23,53 @@ import pyarrow as pa
 
 from lamina import _core
 from lamina._arrow import batch_from_capsules
+from lamina._retry import latest_snapshot, read_snapshot
 from lamina.errors import InvalidArgumentError
+from lamina.scan import check_columns
 from lamina.snapshot import DataFile, files_by_bucket
 
 if TYPE_CHECKING:
     from lamina.scan import Scan
+    from lamina.snapshot import Snapshot
     from lamina.table import Table
 
 __all__ = ["lookup", "take"]
 
 
-def _check_columns(schema: pa.Schema, columns: Sequence[str] | None) -> list[str]:
-    if columns is None:
-        return list(schema.names)
-    if isinstance(columns, str):
-        raise InvalidArgumentError("columns must be a list of names, not a string")
-    for c in columns:
-        if c not in schema.names:
-            raise InvalidArgumentError(f"no column named {c!r}")
-    return list(columns)
-
-
 def lookup(table: Table, keys: Any, columns: Sequence[str] | None = None) -> pa.Table:
-    """The current rows of ``keys`` (missing keys are absent; repeated keys appear once).
+    """The current rows of ``keys``, in the order of the request.
 
-    Rows come bucket by bucket in plan order, sorted by key within a bucket.
+    Missing and deleted keys are absent; a key requested more than once appears once, at
+    its first position. The core routes the keys to their buckets, searches each
+    (partition, bucket) and puts the rows found back in request order.
     """
     from lamina.table import _as_table, conform
 
     ts = table._table_schema()
     pk = list(ts.primary_key)
     key_schema = pa.schema([ts.schema.field(c) for c in pk])
-    key_table = conform(_as_table(keys), key_schema, what="keys")
-    cols = _check_columns(ts.schema, columns)
+    key_table = conform(_as_table(keys, key_schema), key_schema, what="keys")
+    cols = check_columns(ts.schema, columns)
     empty = ts.schema.empty_table().select(cols)
     if key_table.num_rows == 0:
         return empty
-    by_bucket = files_by_bucket(table._live_files(table.snapshot(None)))
-    if not by_bucket:
+
+    def at(snap: Snapshot | None) -> Any:
+        by_bucket = files_by_bucket(table._live_files(snap))
+        if not by_bucket:
+            return None
+        order = sorted(by_bucket.items(), key=lambda kv: (repr(kv[0][0]), kv[0][1]))
+        groups = [
+            (bucket, [(os.path.join(table.path, f.path), f.priority) for f in fs])
+            for (_, bucket), fs in order
+        ]
+        return _core.table_lookup(groups, key_table, ts.buckets, cols, table._core_options(ts))
+
+    # A snapshot expired under the lookup: look the keys up in the new latest one.
+    caps = read_snapshot(table, latest_snapshot(table), at, follow_latest=True)
+    if caps is None:
         return empty
-    groups = [
-        (bucket, [(os.path.join(table.path, f.path), f.priority) for f in fs])
-        for (_, bucket), fs in sorted(by_bucket.items(), key=lambda kv: (repr(kv[0][0]), kv[0][1]))
-    ]
-    caps = _core.table_lookup(groups, key_table, ts.buckets, cols, table._core_options(ts))
-    return pa.Table.from_batches([batch_from_capsules(c) for c in caps])
+    return pa.Table.from_batches([batch_from_capsules(caps)])
 
 
 def _as_indices(indices: Any) -> np.ndarray[Any, np.dtype[np.int64]]:

@@ -26,8 +26,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lamina import _core
+from lamina import _core, _inflight
 from lamina import options as opts
+from lamina._retry import is_missing_file, latest_snapshot, snapshot_gone
 from lamina.errors import CommitConflictError, CorruptFileError
 from lamina.io import NotDurableError
 from lamina.snapshot import DataFile, Snapshot, files_by_bucket
@@ -103,18 +104,27 @@ class _InputsGone(Exception):
 
 
 def compact(table: Table, full: bool = False) -> Snapshot | None:
-    """Runs one round of compaction over every bucket; see ``Table.compact``."""
+    """Runs one round of compaction over every bucket; see ``Table.compact``.
+
+    Losing a race returns None and leaves no trace: another commit removed the inputs
+    first, or ``expire_snapshots`` expired the snapshot this compaction started from and
+    deleted files it was reading (its manifests, its inputs).
+    """
     t0 = time.perf_counter()
-    snap = table.current_snapshot()
+    snap = latest_snapshot(table)
     if snap is None:
         return None
     ts = table._table_schema(snap.schema_id)
-    files = table._live_files(snap)
     adds: list[DataFile] = []
     removed: list[DataFile] = []
     metrics = {"rows_in": 0, "rows_out": 0, "bytes_in": 0, "bytes_out": 0, "rows_purged": 0}
     written: list[str] = []
+    # The output files are announced (by name prefix) before they are written, so that
+    # remove_orphan_files never takes them for orphans (lamina._inflight).
+    announcement: _inflight.Announcement | None = None
     try:
+        files = table._live_files(snap)
+        announcement = _inflight.Announcement(table.path)
         for (partition, bucket), bucket_files in sorted(
             files_by_bucket(files).items(), key=lambda kv: (repr(kv[0][0]), kv[0][1])
         ):
@@ -126,12 +136,14 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
             last_level = len(picked) == len(runs)
             level = MAX_LEVEL if last_level else max(1, max(r.level for r in picked))
             out_dir = os.path.dirname(inputs[0].path)
+            prefix = f"compact-{uuid.uuid4().hex}"
+            announcement.add_prefix(prefix)
             options = table._core_options(ts)
             options.update(
                 {
                     "directory": table.path,
                     "output_dir": out_dir,
-                    "file_prefix": f"compact-{uuid.uuid4().hex}",
+                    "file_prefix": prefix,
                     "target_file_size": opts.get_int(ts.options, "target_file_size"),
                     "sync": table._io.sync,
                     "drop_deletes": last_level,
@@ -145,7 +157,7 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
             except (OSError, CorruptFileError):
                 # A concurrent compaction + expiration may have deleted inputs while this
                 # one read them: that is a lost race, not a failure.
-                if not _all_live(table, inputs):
+                if snapshot_gone(table, snap) or not _all_live(table, inputs):
                     raise _InputsGone from None
                 raise
             for m in res["files"]:
@@ -199,20 +211,33 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
             max_retries=opts.get_int(ts.options, "commit.max_retries"),
             check=check,
             merge_min_count=opts.get_int(ts.options, "manifest.merge_min_count"),
+            inflight=announcement,
         )
     except _InputsGone:
         _remove(table, written)
         return None
     except NotDurableError:
         raise  # the snapshot exists and references the new files: keep them
-    except BaseException:
+    except BaseException as e:
         _remove(table, written)
+        if is_missing_file(e) and snapshot_gone(table, snap):
+            return None  # snap was expired under us and a file we read went with it
         raise
+    finally:
+        if announcement is not None:
+            announcement.release()
 
 
 def _all_live(table: Table, files: list[DataFile]) -> bool:
-    latest = table._store.latest()
-    live = {f.path for f in table._live_files(latest)} if latest is not None else set()
+    """True if ``files`` are all live in the latest snapshot (False if that cannot be
+    read because it is being expired too)."""
+    try:
+        latest = latest_snapshot(table)
+        live = {f.path for f in table._live_files(latest)} if latest is not None else set()
+    except OSError as e:
+        if is_missing_file(e):
+            return False
+        raise
     return all(f.path in live for f in files)
 
 

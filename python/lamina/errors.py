@@ -8,6 +8,7 @@ __all__ = [
     "InvalidArgumentError",
     "LaminaError",
     "SchemaError",
+    "SnapshotExpiredError",
     "StorageError",
     "TableExistsError",
     "TableNotFoundError",
@@ -41,6 +42,19 @@ class CorruptFileError(LaminaError):
 
 class InvalidArgumentError(LaminaError, ValueError):
     """An argument is unsupported or malformed (unknown option, unsupported type, ...)."""
+
+
+class SnapshotExpiredError(InvalidArgumentError):
+    """The snapshot a read is pinned to was expired (``expire_snapshots``) before or
+    while it was read, so its files may be gone.
+
+    An ``InvalidArgumentError`` (as asking for a snapshot id that never existed is), so
+    code that catches that for a bad ``snapshot=`` keeps working.
+
+    A read of the latest snapshot (``snapshot=None``) does not raise it for a snapshot
+    expired under it: it reads the new latest snapshot instead (a bounded number of
+    times). Tag a snapshot to keep it readable.
+    """
 
 
 class StorageError(LaminaError, OSError):

@@ -60,6 +60,8 @@ def write_file(
             object with ``__arrow_c_stream__``/``__arrow_c_array__``.
         max_page_rows: Most rows per page.
         target_page_bytes: Approximate raw bytes per page for variable-width columns.
+            Pages do not depend on how ``data`` is chunked: rows of small batches are
+            gathered into full pages.
         sync: fsync the file before returning.
         metadata: Extra key/value pairs stored in the footer.
 
@@ -190,11 +192,20 @@ class FileReader:
         return [self._present(column, p) for p in self._raw_pages(column)]
 
     def statistics(self, column: str) -> dict[str, Any]:
-        """Column statistics aggregated over pages: null_count, min, max (None if unknown)."""
+        """Column statistics aggregated over pages: null_count, min, max (None if unknown).
+
+        For floats, min and max ignore NaN (as Parquet's do): they bound the non-NaN
+        values, and are None when the column holds no value but NaN and nulls.
+        """
         pages = self._raw_pages(column)
         known = [p for p in pages if p["min"] is not None]
-        # A page without min/max that is not all-null makes the column's bounds unknown.
-        complete = all(p["min"] is not None or p["null_count"] == p["num_rows"] for p in pages)
+        # A page without min/max makes the column's bounds unknown, unless it holds no
+        # value a bound must cover: it is all null, or (a float page; writers always
+        # give float pages with a non-NaN value their min/max) only NaN and nulls.
+        floating = pa.types.is_floating(self.schema.field(column).type)
+        complete = floating or all(
+            p["min"] is not None or p["null_count"] == p["num_rows"] for p in pages
+        )
         agg = {
             "null_count": sum(p["null_count"] for p in pages),
             "min": min(p["min"] for p in known) if known and complete else None,

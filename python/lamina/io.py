@@ -10,6 +10,10 @@ folder is fsynced. Data files and manifests are written by the C++ core (its own
 layer, ``cpp/lamina/util/file_io.h``, fsyncs them when ``sync``); the table fsyncs the
 folders that received them through ``fsync_dir`` before it commits.
 
+While ``write_new``/``write_replace`` run, their temporary file is locked (``flock``,
+outside the primitives) so that a concurrent ``remove_orphan_files`` does not take it for
+a leftover (``lamina._inflight``).
+
 To inject faults, subclass and override the primitives that the operations above are
 built from: ``open_fd``, ``write_fd``, ``fsync_fd``, ``close_fd``, ``link``,
 ``replace``, ``unlink``. Any ``OSError`` they raise makes the table operation fail with
@@ -25,6 +29,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from lamina import _inflight
 from lamina.errors import LaminaError, StorageError
 
 __all__ = ["FileIO", "LocalFileIO", "NotDurableError", "as_storage_error", "storage_errors"]
@@ -49,6 +54,9 @@ class FileIO:
 
     def __init__(self, sync: bool = True) -> None:
         self.sync = sync
+        # Temporary files of write_new/write_replace in progress -> a descriptor holding
+        # a lock on them, so that remove_orphan_files leaves them alone (lamina._inflight).
+        self._temp_locks: dict[str, int] = {}
 
     # ---- primitives: the seams a fault-injecting subclass overrides ------------------
 
@@ -143,9 +151,29 @@ class FileIO:
         finally:
             self.close_fd(fd)
 
+    def _lock_temp(self, tmp: str) -> None:
+        """Holds a lock on the temporary file ``tmp`` until ``_unlock_temp``: a concurrent
+        ``remove_orphan_files`` skips locked temporary files. Best effort, and outside the
+        primitives (it changes nothing on disk)."""
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+        except OSError:
+            return
+        _inflight.lock_temp(fd)
+        self._temp_locks[tmp] = fd
+
+    def _unlock_temp(self, tmp: str) -> None:
+        fd = self._temp_locks.pop(tmp, -1)
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def _write_temp(self, directory: str, data: bytes) -> str:
         tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
         fd = self.open_fd(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        self._lock_temp(tmp)
         try:
             view = memoryview(data)
             while view:
@@ -161,11 +189,13 @@ class FileIO:
             except OSError:
                 pass
             self._discard(tmp)
+            self._unlock_temp(tmp)
             raise
         try:
             self.close_fd(fd)
         except BaseException:
             self._discard(tmp)
+            self._unlock_temp(tmp)
             raise
         return tmp
 
@@ -181,6 +211,7 @@ class FileIO:
         """
         directory = os.path.dirname(path)
         tmp = self._write_temp(directory, data)
+        locked = tmp
         try:
             self.link(tmp, path)
         except FileExistsError:
@@ -199,6 +230,7 @@ class FileIO:
             if tmp:
                 # Best effort even after a successful link: the name is already in place.
                 self._discard(tmp)
+            self._unlock_temp(locked)
         try:
             self.fsync_dir(directory)
         except OSError as e:
@@ -218,6 +250,8 @@ class FileIO:
         except BaseException:
             self._discard(tmp)
             raise
+        finally:
+            self._unlock_temp(tmp)
         self.fsync_dir(directory)
 
 

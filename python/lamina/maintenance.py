@@ -1,9 +1,21 @@
 """Snapshot expiration and orphan-file cleanup.
 
 Expiration deletes snapshot files first, oldest first, then the manifests and data files
-that no retained snapshot or tag references. A crash in between leaves only orphans,
+that no remaining snapshot or tag references. A crash in between leaves only orphans,
 which ``remove_orphan_files`` deletes later; it never removes anything a retained
 snapshot needs.
+
+Both run safely beside writers, compactions and each other (``docs/reliability.md``):
+
+- What the snapshots reference is computed from a listing of the snapshot folder taken
+  *after* the snapshots to expire are gone (expiration) or after the in-flight markers
+  were read (orphan removal). A snapshot that vanishes while it is being read (another
+  expiration removed it) is skipped: the newest snapshot of any listing is never expired,
+  and a file a later snapshot still needs is live in every snapshot from the one that
+  added it to the newest, so it stays referenced.
+- Orphan removal respects the files in-flight commits announced, and deletes only inside
+  a cleaner phase that commits wait out before their last existence check
+  (``lamina._inflight``): no commit can link a snapshot that names a file it deleted.
 """
 
 from __future__ import annotations
@@ -11,23 +23,37 @@ from __future__ import annotations
 import datetime
 import os
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from lamina import _inflight
+from lamina._retry import is_missing_file
 from lamina.errors import CorruptFileError, InvalidArgumentError
 
 if TYPE_CHECKING:
     from lamina.table import Table
 
 
-def _referenced(table: Table, snapshot_ids: list[int]) -> tuple[set[str], set[str]]:
-    """(data file paths, manifest names) the given snapshots need."""
+def _referenced(table: Table, snapshot_ids: Iterable[int]) -> tuple[set[str], set[str]]:
+    """(data file paths, manifest names) the given snapshots need; a snapshot expired
+    since it was listed is skipped (see the module docstring)."""
     store = table._store
     data: set[str] = set()
     manifests: set[str] = set()
     for sid in snapshot_ids:
-        snap = store.load(sid)
+        try:
+            snap = store.load(sid)
+            live = store.live_files(snap)
+        except KeyError:
+            continue  # expired since the listing
+        except OSError as e:
+            # A missing manifest is a race only if its snapshot is gone too; otherwise
+            # the table is damaged and nothing may be deleted on its account.
+            if is_missing_file(e) and not table._io.exists(store.snapshot_path(sid)):
+                continue
+            raise
         manifests.update(snap.manifests)
-        data.update(f.path for f in store.live_files(snap))
+        data.update(f.path for f in live)
     return data, manifests
 
 
@@ -49,11 +75,17 @@ def expire_snapshots(
     for sid in ids[:-retain_last]:
         if sid in tagged:
             continue
-        if cutoff is not None and store.load(sid).timestamp_ms > cutoff:
-            continue
+        if cutoff is not None:
+            try:
+                if store.load(sid).timestamp_ms > cutoff:
+                    continue
+            except KeyError:
+                continue  # another expiration removed it
         expire.append(sid)
     if not expire:
         return []
+    # Everything is read (and checked: a hostile file refuses the expiration) before
+    # anything is removed.
     retained = [i for i in ids if i not in set(expire)]
     keep_data, keep_manifests = _referenced(table, retained)
     old_data, old_manifests = _referenced(table, expire)
@@ -63,6 +95,11 @@ def expire_snapshots(
     # The removals must be durable before the files those snapshots reference go: after
     # a crash, a snapshot file that reappeared would name deleted files.
     table._io.fsync_dir(store.snapshot_dir)
+    # And what every snapshot there now needs: commits since ``ids`` was listed, and the
+    # successors of retained snapshots another expiration removed meanwhile.
+    now_data, now_manifests = _referenced(table, store.ids())
+    keep_data |= now_data
+    keep_manifests |= now_manifests
     for path in sorted(old_data - keep_data):
         table._io.remove(os.path.join(table.path, path))
     for name in sorted(old_manifests - keep_manifests):
@@ -71,37 +108,56 @@ def expire_snapshots(
 
 
 def remove_orphan_files(table: Table, older_than: datetime.timedelta) -> list[str]:
-    """Deletes files no snapshot or tag references, if older than ``older_than``."""
+    """Deletes files no snapshot references, no in-flight commit announced, and last
+    modified more than ``older_than`` ago. See ``Table.remove_orphan_files``."""
     if not isinstance(older_than, datetime.timedelta):
         raise InvalidArgumentError("older_than must be a datetime.timedelta")
     store = table._store
-    data, manifests = _referenced(table, store.ids())
-    cutoff = time.time() - older_than.total_seconds()
-    removed = []
-    candidates: list[str] = []
     subs = ("data", "manifest", "snapshot", "tag", "schema")
-    for sub in subs:  # walking a linked folder would delete outside the table
+    for sub in (*subs, _inflight.INFLIGHT_DIR):  # a linked folder would lead out
         top = os.path.join(table.path, sub)
         if os.path.lexists(top) and not store.containment.check_dir(top):
             raise CorruptFileError(f"{sub}/ leads out of the table folder; nothing was removed")
+    listed = store.ids()
+    data, manifests = _referenced(table, listed)
+    cutoff = time.time() - older_than.total_seconds()
+    candidates: list[tuple[str, str]] = []
     for sub in subs:
         for path in table._io.walk(os.path.join(table.path, sub)):
-            candidates.append(os.path.relpath(path, table.path))
-    for rel in candidates:
-        name = os.path.basename(rel)
-        top = rel.split(os.sep, 1)[0]
-        if top == "data" and rel.replace(os.sep, "/") in data:
-            continue
-        if top == "manifest" and name in manifests:
-            continue
-        if top in ("snapshot", "tag", "schema") and not name.startswith(".tmp-"):
-            continue  # only leftovers of interrupted atomic writes are orphans there
-        full = os.path.join(table.path, rel)
-        try:
-            if table._io.mtime(full) > cutoff:
+            rel = os.path.relpath(path, table.path)
+            name = os.path.basename(rel)
+            top = rel.split(os.sep, 1)[0]
+            if top == "data" and rel.replace(os.sep, "/") in data:
                 continue
-        except FileNotFoundError:
-            continue
-        table._io.remove(full)
-        removed.append(rel)
+            if top == "manifest" and name in manifests:
+                continue
+            if top in ("snapshot", "tag", "schema") and not name.startswith(".tmp-"):
+                continue  # only leftovers of interrupted atomic writes are orphans there
+            try:
+                if table._io.mtime(path) > cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+            candidates.append((rel, path))
+    removed = []
+    # The cleaner phase (lamina._inflight): commits wait it out before their last check.
+    with _inflight.cleaning(table.path) as phase:
+        # Snapshots linked since the first listing (their writers may have released
+        # their announcements before the phase began).
+        seen = set(listed)
+        new_data, new_manifests = _referenced(table, [i for i in store.ids() if i not in seen])
+        data |= new_data
+        manifests |= new_manifests
+        for rel, path in candidates:
+            slashed = rel.replace(os.sep, "/")
+            name = os.path.basename(rel)
+            if slashed in data or (name in manifests and slashed.startswith("manifest/")):
+                continue
+            if phase.protected.covers(slashed):
+                continue  # announced by a commit in flight
+            if name.startswith(".tmp-") and _inflight.in_use(path):
+                continue  # an atomic write in progress
+            table._io.remove(path)
+            removed.append(rel)
+            phase.touch()
     return removed

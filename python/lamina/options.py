@@ -14,25 +14,35 @@ AGGREGATE_FUNCTIONS = (
     "first_non_null", "bool_and", "bool_or", "collect_list",
 )  # fmt: skip
 
-# key -> (default, parser, description)
+# key -> (default, parser or (low, high) for an integer, description). The integer bounds
+# keep a table openable (a schema with 10**30 retries would be refused as corrupt when
+# read back) and refuse values that make no sense; they are checked at create_table.
 _OPTIONS: dict[str, tuple[str, Any, str]] = {
-    "target_file_size": ("134217728", int, "bytes per data file written (about)"),
-    "commit.max_retries": ("100", int, "attempts before CommitConflictError"),
+    "target_file_size": ("134217728", (1, 1 << 40), "bytes per data file written (about)"),
+    "commit.max_retries": ("100", (1, 100_000), "attempts before CommitConflictError"),
     "write.sync": ("true", "bool", "fsync data, manifests and snapshots before a commit returns"),
     "compaction.max_size_amplification_percent": (
         "200",
-        int,
+        (1, 1_000_000),
         "full compaction when the newer runs add more than this % of the oldest run's size",
     ),
-    "compaction.size_ratio": ("1", int, "merge newer runs while each is within this % in size"),
-    "compaction.num_sorted_run_trigger": ("5", int, "compact when a bucket has more runs"),
+    "compaction.size_ratio": (
+        "1",
+        (0, 1_000_000),
+        "merge newer runs while each is within this % in size",
+    ),
+    "compaction.num_sorted_run_trigger": ("5", (1, 10_000), "compact when a bucket has more runs"),
     "compaction.num_sorted_run_stop_trigger": (
         "10",
-        int,
+        (1, 10_000),
         "writers compact inline when a bucket has more runs, so reads stay bounded",
     ),
     "compaction.after_commit": ("false", "bool", "compact after every write commit"),
-    "manifest.merge_min_count": ("30", int, "merge manifests into one when a snapshot has more"),
+    "manifest.merge_min_count": (
+        "30",
+        (1, 60_000),
+        "merge manifests into one when a snapshot has more",
+    ),
 }
 
 
@@ -69,15 +79,19 @@ def validate(options: Mapping[str, Any] | None, merge_engine: str) -> dict[str, 
                 "and fields.<column>.aggregate"
             )
         _, parser, _ = _OPTIONS[key]
-        try:
-            if parser == "bool":
-                _parse_bool(key, v)
-            else:
-                n = parser(v)
-                if n < 0 or (n == 0 and key != "compaction.size_ratio"):
-                    raise ValueError
-        except ValueError:
-            raise InvalidArgumentError(f"option {key!r}: bad value {value!r}") from None
+        if parser == "bool":
+            _parse_bool(key, v)
+        else:
+            low, high = parser
+            try:
+                n = int(v) if len(v) <= 20 else None
+            except ValueError:
+                n = None
+            if n is None or not low <= n <= high:
+                raise InvalidArgumentError(
+                    f"option {key!r} must be an integer in [{low}, {high}], not {value!r}"
+                )
+            v = str(n)
         out[key] = v
     return out
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import pickle
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lamina import _core
 from lamina._arrow import batch_from_capsules
+from lamina._retry import expired_error, read_snapshot, snapshot_gone
 from lamina.errors import CorruptFileError, InvalidArgumentError
 from lamina.format import check_version
 from lamina.snapshot import DataFile, Snapshot, files_by_bucket
@@ -20,10 +24,17 @@ from lamina.snapshot import DataFile, Snapshot, files_by_bucket
 if TYPE_CHECKING:
     from lamina.table import Table
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Split:
-    """Self-contained, picklable unit of reading: the sorted runs of one bucket."""
+    """Self-contained, picklable unit of reading: the sorted runs of one bucket.
+
+    ``Scan.plan()`` makes them; ``split.to_arrow()`` reads one anywhere the table folder
+    is reachable (another process, a Ray task, a DataLoader worker) and returns this
+    split's part of ``scan.to_arrow()``: the same columns and filter, merged.
+    """
 
     table_path: str
     partition: tuple[tuple[str, Any], ...]
@@ -33,16 +44,45 @@ class Split:
     max_key: bytes
     needs_merge: bool
     estimated_rows: int
+    schema_id: int = 0
+    columns: tuple[str, ...] | None = None  # the scan's columns (None: all)
+    # The scan's filter (a pyarrow.compute.Expression) pickled, or None: bytes keep the
+    # split comparable and hashable.
+    filter: bytes | None = None
+
+    def to_arrow(self) -> pa.Table:
+        """This split's rows, merged, with the scan's columns and filter applied.
+
+        Raises:
+            TableNotFoundError: ``table_path`` holds no table.
+            FileNotFoundError: A file of the split was deleted (its snapshot expired).
+        """
+        from lamina.table import open_table
+
+        table = open_table(self.table_path)
+        expr = None if self.filter is None else pickle.loads(self.filter)
+        scan = Scan(table, self.columns, expr, None, schema_id=self.schema_id)
+        return scan._read_split(self, scan._read_columns())
 
 
-def _partition_matches(expr: Any, partition: tuple[tuple[str, Any], ...]) -> bool:
+def _partition_matches(
+    expr: Any, partition: tuple[tuple[str, Any], ...], schema: pa.Schema
+) -> bool:
     """False only when ``expr`` provably rejects every row of the partition."""
     if expr is None or not partition:
         return True
-    probe = pa.table({k: [v] for k, v in partition})
     try:
+        # Typed as the table's columns: a uint64 value >= 2**63 fits no inferred int64.
+        probe = pa.table({k: pa.array([v], schema.field(k).type) for k, v in partition})
         return bool(probe.filter(expr).num_rows > 0)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError):
+    except (
+        pa.ArrowInvalid,
+        pa.ArrowTypeError,
+        pa.ArrowNotImplementedError,
+        KeyError,
+        OverflowError,
+        TypeError,
+    ):
         return True  # the filter needs other columns: cannot prune
 
 
@@ -89,6 +129,23 @@ def _prune_by_key_range(
     return [f for i, f in enumerate(files) if i in kept]
 
 
+def check_columns(schema: pa.Schema, columns: Sequence[str] | None) -> list[str]:
+    """The names to read (None: every column); InvalidArgumentError for an unknown or
+    repeated name. ``[]`` is valid: the rows, with no columns."""
+    if columns is None:
+        return list(schema.names)
+    if isinstance(columns, str) or not isinstance(columns, Sequence):
+        raise InvalidArgumentError("columns must be a list of names")
+    seen: set[str] = set()
+    for c in columns:
+        if not isinstance(c, str) or c not in schema.names:
+            raise InvalidArgumentError(f"no column named {c!r}")
+        if c in seen:
+            raise InvalidArgumentError(f"columns names {c!r} twice")
+        seen.add(c)
+    return list(columns)
+
+
 class Scan:
     """A read of one snapshot. Build it with ``Table.scan``."""
 
@@ -98,18 +155,21 @@ class Scan:
         columns: Sequence[str] | None,
         filter: Any,
         snapshot: Snapshot | None,
+        *,
+        schema_id: int | None = None,
+        follow_latest: bool = False,
     ) -> None:
         self._table = table
         self._snapshot = snapshot
-        self._ts = table._table_schema(snapshot.schema_id if snapshot else None)
-        names = self._ts.schema.names
-        if columns is not None:
-            if isinstance(columns, str):
-                raise InvalidArgumentError("columns must be a list of names, not a string")
-            for c in columns:
-                if c not in names:
-                    raise InvalidArgumentError(f"no column named {c!r}")
-        self._columns = list(columns) if columns is not None else list(names)
+        # Table.scan(snapshot=None): until this scan returned data, a snapshot expired
+        # under it is replaced by the new latest one (lamina._retry); then it is pinned.
+        self._follow_latest = follow_latest
+        self._columns_arg = columns
+        self._reading_threads: set[int] = set()
+        if schema_id is None and snapshot is not None:
+            schema_id = snapshot.schema_id
+        self._ts = table._table_schema(schema_id)
+        self._columns = check_columns(self._ts.schema, columns)
         if filter is not None and not isinstance(filter, pa.compute.Expression):
             raise InvalidArgumentError("filter must be a pyarrow.compute.Expression")
         self._filter = filter
@@ -120,8 +180,51 @@ class Scan:
     def snapshot(self) -> Snapshot | None:
         return self._snapshot
 
+    def _reading(self, read: Callable[[], T]) -> T:
+        """``read()``, retried on the new latest snapshot if this scan follows the latest
+        one and its snapshot is expired meanwhile (``lamina._retry.read_snapshot``);
+        pinned once it succeeded. Nested calls (plan inside to_arrow) run directly."""
+        me = threading.get_ident()
+        if me in self._reading_threads:
+            return read()
+
+        def attempt(snap: Snapshot | None) -> T:
+            if snap is not self._snapshot:
+                self._repoint(snap)
+            return read()
+
+        self._reading_threads.add(me)
+        try:
+            out = read_snapshot(
+                self._table, self._snapshot, attempt, follow_latest=self._follow_latest
+            )
+        finally:
+            self._reading_threads.discard(me)
+        self._follow_latest = False
+        return out
+
+    def _repoint(self, snap: Snapshot | None) -> None:
+        """Makes this scan read ``snap`` instead (same columns and filter)."""
+        fresh = Scan(self._table, self._columns_arg, self._filter, snap)
+        keep = ("_file_filter", "_follow_latest", "_reading_threads")
+        saved = {k: self.__dict__[k] for k in keep}
+        self.__dict__.update(fresh.__dict__)
+        self.__dict__.update(saved)
+
     def plan(self) -> list[Split]:
         """The splits to read: one per (partition, bucket) left after pruning."""
+
+        def planned() -> list[Split]:
+            splits = self._plan()
+            # Planning may be served from cached manifests: make sure the snapshot was
+            # not expired meanwhile (its splits would name deleted files).
+            if self._snapshot is not None and snapshot_gone(self._table, self._snapshot):
+                raise expired_error(self._snapshot)
+            return splits
+
+        return self._reading(planned)
+
+    def _plan(self) -> list[Split]:
         files = self._table._live_files(self._snapshot)
         if self._file_filter is not None:
             files = [f for f in files if self._file_filter(f)]
@@ -142,7 +245,7 @@ class Scan:
         for (partition, bucket), fs in sorted(
             files_by_bucket(files).items(), key=lambda kv: (repr(kv[0][0]), kv[0][1])
         ):
-            if not _partition_matches(self._filter, partition):
+            if not _partition_matches(self._filter, partition, self._ts.schema):
                 continue
             splits.append(
                 Split(
@@ -154,12 +257,16 @@ class Scan:
                     max_key=max(f.max_key for f in fs),
                     needs_merge=len(fs) > 1 or any(f.delete_count for f in fs),
                     estimated_rows=sum(f.row_count - f.delete_count for f in fs),
+                    schema_id=self._ts.id,
+                    columns=tuple(self._columns),
+                    filter=None if self._filter is None else pickle.dumps(self._filter),
                 )
             )
         return splits
 
     def _read_columns(self) -> list[str]:
-        cols = list(self._columns)
+        # No columns asked for: read one key column, so the rows are still counted.
+        cols = list(self._columns) or list(self._ts.primary_key[:1])
         if self._filter is not None:
             # Columns the filter needs but the caller did not ask for are read, then dropped.
             for name in self._ts.schema.names:
@@ -178,21 +285,45 @@ class Scan:
         batch = batch_from_capsules(capsules)
         table = pa.Table.from_batches([batch])
         if self._filter is not None:
-            table = table.filter(self._filter)
+            try:
+                table = table.filter(self._filter)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+                # e.g. a uint64 column against a plain int: Arrow casts both to int64,
+                # so compare with pa.scalar(value, pa.uint64()) instead.
+                raise InvalidArgumentError(
+                    f"cannot evaluate the filter {self._filter}: {e}"
+                ) from None
         return table.select(self._columns)
 
     def _empty(self) -> pa.Table:
         return self._ts.schema.empty_table().select(self._columns)
 
     def to_batches(self) -> Iterator[pa.RecordBatch]:
-        """Merged record batches, one split at a time (memory bounded by one bucket)."""
-        cols = self._read_columns()
-        for split in self.plan():
-            yield from self._read_split(split, cols).to_batches()
+        """Merged record batches, one split at a time (memory bounded by one bucket).
+
+        A scan of the latest snapshot whose snapshot is expired before the first batch
+        reads the new latest one; expired after that, it raises SnapshotExpiredError
+        (starting over would repeat rows).
+        """
+
+        def first() -> tuple[list[Split], list[str], pa.Table | None]:
+            splits = self._plan()
+            cols = self._read_columns()
+            return splits, cols, self._read_split(splits[0], cols) if splits else None
+
+        splits, cols, head = self._reading(first)
+        if head is None:
+            return
+        yield from head.to_batches()
+        for split in splits[1:]:
+            yield from self._reading(functools.partial(self._read_split, split, cols)).to_batches()
 
     def to_arrow(self) -> pa.Table:
         """The whole snapshot (after projection and filter) as one pyarrow Table."""
-        splits = self.plan()
+        return self._reading(self._to_arrow)
+
+    def _to_arrow(self) -> pa.Table:
+        splits = self._plan()
         if not splits:
             return self._empty()
         cols = self._read_columns()
@@ -202,6 +333,8 @@ class Scan:
             # The core releases the GIL, so splits decode and merge in parallel.
             with ThreadPoolExecutor(max_workers=min(len(splits), os.cpu_count() or 2)) as ex:
                 parts = list(ex.map(lambda s: self._read_split(s, cols), splits))
+        if not self._columns:  # concat_tables drops the rows of tables without columns
+            return pa.Table.from_batches([b for p in parts for b in p.to_batches()], pa.schema([]))
         return pa.concat_tables(parts)
 
     def to_pandas(self) -> Any:
@@ -218,10 +351,13 @@ class Scan:
         """
         from lamina import _lookup
 
-        return _lookup.take(self, indices)
+        return self._reading(lambda: _lookup.take(self, indices))
 
     def count(self) -> int:
         """Number of rows the scan returns."""
+        return self._reading(self._count)
+
+    def _count(self) -> int:
         if self._filter is None:
             key_only = Scan(self._table, list(self._ts.primary_key[:1]), None, self._snapshot)
             return int(key_only.to_arrow().num_rows)

@@ -118,6 +118,64 @@ def check_supported(schema: pa.Schema) -> None:
             )
 
 
+_INT_BITS = {
+    pa.int8(): (8, True), pa.int16(): (16, True), pa.int32(): (32, True), pa.int64(): (64, True),
+    pa.uint8(): (8, False), pa.uint16(): (16, False), pa.uint32(): (32, False),
+    pa.uint64(): (64, False),
+}  # fmt: skip
+_TIME_ORDER = {u: i for i, u in enumerate(_TIME_UNITS)}
+
+
+def widens_losslessly(given: pa.DataType, expected: pa.DataType) -> bool:
+    """True if every value of type ``given`` has an equal value of type ``expected``.
+
+    These are the only conversions a write makes (docs/tables.md, "Writing data"):
+    integers to wider integers (unsigned to a wider signed one too), float16/float32 to
+    float64, integers to floats when each value is exact (the cast checks it: an int64
+    above 2**53 is refused), string <-> large_string (and string_view),
+    binary <-> large_binary (and binary_view), a dictionary to its value type, a null
+    column to any type, a timestamp to another unit with the same time zone (a value
+    the coarser unit cannot hold exactly is refused when the data is cast), and lists
+    whose items widen so. Everything else (a string to an integer, a bool to an integer,
+    a timestamp to an integer, int64 to float64, a float to an integer) is refused.
+    """
+    if given.equals(expected):
+        return True
+    if pa.types.is_null(given):
+        return True
+    if pa.types.is_dictionary(given):
+        return widens_losslessly(given.value_type, expected)
+    if given in _INT_BITS and expected in _INT_BITS:
+        (gb, gs), (eb, es) = _INT_BITS[given], _INT_BITS[expected]
+        return (gs == es and gb <= eb) or (not gs and es and gb < eb)
+    if pa.types.is_floating(expected) and given in _INT_BITS:
+        return True  # the cast refuses a value the float cannot hold exactly (> 2**53)
+    if expected == pa.float64():
+        return bool(given in (pa.float16(), pa.float32()))
+    if expected == pa.float32():
+        return bool(given == pa.float16())
+    groups = (
+        (pa.string(), pa.large_string(), pa.string_view()),
+        (pa.binary(), pa.large_binary(), pa.binary_view()),
+    )
+    for g in groups:
+        if given in g and expected in g:
+            return True
+    if pa.types.is_timestamp(given) and pa.types.is_timestamp(expected):
+        return bool(given.tz == expected.tz)
+    if pa.types.is_fixed_size_list(expected):
+        return (
+            pa.types.is_fixed_size_list(given)
+            and given.list_size == expected.list_size
+            and widens_losslessly(given.value_type, expected.value_type)
+        )
+    if pa.types.is_list(expected) or pa.types.is_large_list(expected):
+        return (pa.types.is_list(given) or pa.types.is_large_list(given)) and widens_losslessly(
+            given.value_type, expected.value_type
+        )
+    return False
+
+
 @dataclass(frozen=True)
 class TableSchema:
     """One version of a table's schema and its fixed properties."""
@@ -227,11 +285,7 @@ def _check_options(
     options: dict[str, str], engine: str, schema: pa.Schema, pk: list[str], what: str
 ) -> None:
     try:
-        opts.validate(options, engine)
-        for key, value in options.items():
-            if not key.startswith("fields.") and value.lstrip("-").isdigit():
-                if int(value) > md.MAX_INT:
-                    raise InvalidArgumentError(f"option {key!r} is out of range")
+        opts.validate(options, engine)  # integer options are range-checked there
     except InvalidArgumentError as e:
         raise CorruptFileError(f"{what}: {e}") from None
     for col in opts.aggregates(options):

@@ -28,7 +28,12 @@ import pyarrow.compute as pc
 
 from lamina import format as lformat
 from lamina import metadata as md
-from lamina.errors import CommitConflictError, CorruptFileError, UnsupportedVersionError
+from lamina.errors import (
+    CommitConflictError,
+    CorruptFileError,
+    SnapshotExpiredError,
+    UnsupportedVersionError,
+)
 from lamina.io import FileIO
 
 ADD = 0
@@ -49,6 +54,7 @@ MAX_SCHEMA_ID = (1 << 31) - 1
 MAX_MANIFESTS = 1 << 16  # commits merge manifests past manifest.merge_min_count
 MAX_BUCKETS = 1 << 16
 MAX_TAG_BYTES = 1 << 16
+LATEST_RETRIES = 10  # attempts to load the newest snapshot while others expire them
 _SNAPSHOT_NAME = re.compile(r"snapshot-([1-9][0-9]{0,18})\.json")
 
 MANIFEST_SCHEMA = pa.schema(
@@ -177,9 +183,9 @@ def check_relative_path(path: str) -> None:
 # stat: a file replaced in place is read and checked again). Opening a table and planning
 # a scan no longer re-reads and re-validates every manifest; callers never mutate the
 # shared lists. Bounded by entry count (a manifest holds at most a few MB of entries).
-_SHARED_MANIFESTS: OrderedDict[
-    tuple[str, int, int, int, int], tuple[list[int], list[DataFile]]
-] = OrderedDict()
+_SHARED_MANIFESTS: OrderedDict[tuple[str, int, int, int, int], tuple[list[int], list[DataFile]]] = (
+    OrderedDict()
+)
 _SHARED_MANIFESTS_MAX = 256
 
 
@@ -268,13 +274,29 @@ class SnapshotStore:
         return sid
 
     def latest(self) -> Snapshot | None:
-        sid = self.latest_id()
-        return None if sid is None else self.load(sid)
+        """The newest snapshot (None for a table without one).
+
+        The newest id listed may be expired before it is loaded when a newer snapshot
+        exists (expiration keeps the newest): then look again, a bounded number of times.
+        """
+        for _ in range(LATEST_RETRIES):
+            sid = self.latest_id()
+            if sid is None:
+                return None
+            try:
+                return self.load(sid)
+            except KeyError:
+                continue
+        raise SnapshotExpiredError(
+            f"the latest snapshot was expired {LATEST_RETRIES} times in a row before it "
+            "could be loaded"
+        )
 
     # ---- manifests ------------------------------------------------------------------
 
-    def write_manifest(self, entries: Sequence[tuple[int, DataFile]]) -> str:
-        name = f"manifest-{uuid.uuid4().hex}.lam"
+    def write_manifest(self, entries: Sequence[tuple[int, DataFile]], name: str = "") -> str:
+        """Writes a new manifest (named ``name``, default a fresh one); returns its name."""
+        name = name or self.new_manifest_name()
         cols: dict[str, list[Any]] = {f.name: [] for f in MANIFEST_SCHEMA}
         for kind, f in entries:
             cols["kind"].append(kind)
@@ -301,6 +323,10 @@ class SnapshotStore:
         )
         self.io.fsync_dir(self.manifest_dir)
         return name
+
+    @staticmethod
+    def new_manifest_name() -> str:
+        return f"manifest-{uuid.uuid4().hex}.lam"
 
     def read_manifest(self, name: str) -> tuple[list[int], list[DataFile]]:
         """The (kinds, files) of one manifest, checked entry by entry.
@@ -399,62 +425,121 @@ class SnapshotStore:
         max_retries: int,
         check: Any | None = None,
         merge_min_count: int = 30,
+        inflight: Any | None = None,
     ) -> Snapshot:
         """Commits ``adds``/``deletes`` as a new snapshot, retrying on conflicts.
 
         ``check(parent_snapshot)`` may raise to abandon the commit (e.g. a compaction whose
         inputs another commit removed). Raises CommitConflictError when retries run out.
+
+        The new files are announced in flight (``lamina._inflight``; ``inflight``: the
+        caller's ``Announcement``, which then stays the caller's to release) so that
+        ``remove_orphan_files`` leaves them alone, and the snapshot is linked only after
+        checking that they all still exist: a commit never references a deleted file.
+        Raises StorageError (ENOENT) if a file of ``adds`` was deleted before the link.
         """
+        import errno
+
+        from lamina import _inflight
+        from lamina._retry import is_missing_file
+        from lamina.errors import StorageError
+
         if len(adds) >= MAX_FILES_PER_COMMIT:
             raise CommitConflictError("too many files in one commit")
-        for attempt in range(max_retries):
-            parent = self.latest()
-            sid = 1 if parent is None else parent.id + 1
-            if check is not None:
-                check(parent)
-            entries: list[tuple[int, DataFile]] = [
-                (ADD, replace(f, priority=(sid << PRIORITY_SHIFT) | i, snapshot_id=sid))
-                for i, f in enumerate(adds)
-            ]
-            entries += [(DELETE, f) for f in deletes]
-            manifest = self.write_manifest(entries)
-            base = parent.manifests if parent is not None else ()
-            merged = None
-            if parent is not None and len(base) + 1 > merge_min_count:
-                # Keep planning bounded: fold the parent's manifests into one that lists
-                # only its live files; this commit's own manifest stays the delta.
-                merged = self.write_manifest([(ADD, f) for f in self.live_files(parent)])
-                base = (merged,)
-            record_delta = sum(f.row_count for f in adds) - sum(f.row_count for f in deletes)
-            snap = Snapshot(
-                id=sid,
-                parent_id=None if parent is None else parent.id,
-                schema_id=schema_id,
-                timestamp_ms=int(time.time() * 1000),
-                kind=kind,
-                manifests=(*base, manifest),
-                delta_manifests=(manifest,),
-                record_count=(parent.record_count if parent else 0) + record_delta,
-                commit_user=commit_user,
-                summary=summary,
-            )
-            if self.io.write_new(self.snapshot_path(sid), snap.to_json()):
-                self._cache[sid] = snap
+
+        def parent_gone(parent: Snapshot | None) -> bool:
+            return parent is not None and not self.io.exists(self.snapshot_path(parent.id))
+
+        announcement = inflight if inflight is not None else _inflight.Announcement(self.root)
+        try:
+            announcement.add(f.path for f in adds)
+            for attempt in range(max_retries):
                 try:
-                    self.io.write_replace(
-                        os.path.join(self.snapshot_dir, "LATEST"), str(sid).encode()
+                    parent = self.latest()
+                except KeyError:
+                    continue  # the newest id listed was expired meanwhile: a newer exists
+                sid = 1 if parent is None else parent.id + 1
+                try:
+                    if check is not None:
+                        check(parent)
+                except OSError as e:
+                    if is_missing_file(e) and parent_gone(parent):
+                        continue  # the parent was superseded and expired: start again
+                    raise
+                entries: list[tuple[int, DataFile]] = [
+                    (ADD, replace(f, priority=(sid << PRIORITY_SHIFT) | i, snapshot_id=sid))
+                    for i, f in enumerate(adds)
+                ]
+                entries += [(DELETE, f) for f in deletes]
+                # Manifests are announced before they are written (lamina._inflight).
+                manifest = self.new_manifest_name()
+                announcement.add([f"manifest/{manifest}"])
+                self.write_manifest(entries, manifest)
+                written = [manifest]
+                base = parent.manifests if parent is not None else ()
+                if parent is not None and len(base) + 1 > merge_min_count:
+                    # Keep planning bounded: fold the parent's manifests into one that
+                    # lists only its live files; this commit's own manifest is the delta.
+                    merged = self.new_manifest_name()
+                    announcement.add([f"manifest/{merged}"])
+                    try:
+                        self.write_manifest([(ADD, f) for f in self.live_files(parent)], merged)
+                    except OSError as e:
+                        self.io.remove(os.path.join(self.manifest_dir, manifest))
+                        if is_missing_file(e) and parent_gone(parent):
+                            continue
+                        raise
+                    written.append(merged)
+                    base = (merged,)
+                record_delta = sum(f.row_count for f in adds) - sum(f.row_count for f in deletes)
+                snap = Snapshot(
+                    id=sid,
+                    parent_id=None if parent is None else parent.id,
+                    schema_id=schema_id,
+                    timestamp_ms=int(time.time() * 1000),
+                    kind=kind,
+                    manifests=(*base, manifest),
+                    delta_manifests=(manifest,),
+                    record_count=(parent.record_count if parent else 0) + record_delta,
+                    commit_user=commit_user,
+                    summary=summary,
+                )
+                # Wait out any cleaner mid-deletion, then make sure nothing this snapshot
+                # adds was deleted (lamina._inflight, step W3).
+                missing = announcement.missing(
+                    [f.path for f in adds] + [f"manifest/{m}" for m in written]
+                )
+                linked = not missing and self.io.write_new(self.snapshot_path(sid), snap.to_json())
+                if linked:
+                    self._cache[sid] = snap
+                    try:
+                        self.io.write_replace(
+                            os.path.join(self.snapshot_dir, "LATEST"), str(sid).encode()
+                        )
+                    except OSError:
+                        pass  # only a hint
+                    return snap
+                for m in written:
+                    self.io.remove(os.path.join(self.manifest_dir, m))
+                lost = [p for p in missing if not p.startswith("manifest/")]
+                if lost:
+                    raise StorageError(
+                        errno.ENOENT,
+                        f"commit failed: {len(lost)} file(s) it adds were deleted before it "
+                        "was linked (remove_orphan_files with an older_than shorter than "
+                        "this write took?); nothing was committed",
+                        os.path.join(self.root, lost[0]),
                     )
-                except OSError:
-                    pass  # only a hint
-                return snap
-            self.io.remove(os.path.join(self.manifest_dir, manifest))
-            if merged is not None:
-                self.io.remove(os.path.join(self.manifest_dir, merged))
-            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise CommitConflictError(
-            f"could not commit after {max_retries} attempts: other writers kept winning; "
-            "refresh and try again"
-        )
+                if not missing:  # lost the race for the id
+                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                # else: only this attempt's fresh manifests were removed: write them again
+            raise CommitConflictError(
+                f"could not commit after {max_retries} attempts: other writers kept "
+                "winning; refresh and try again"
+            )
+        finally:
+            if inflight is None:
+                announcement.release()
 
     # ---- tags -----------------------------------------------------------------------
 

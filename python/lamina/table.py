@@ -7,27 +7,38 @@ import getpass
 import logging
 import os
 import posixpath
+import sys
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Union
+from urllib.parse import quote
 
+import numpy as np
 import pyarrow as pa
 
-from lamina import _core
+from lamina import _core, _inflight
 from lamina import options as opts
 from lamina.errors import (
     CommitConflictError,
     CorruptFileError,
     InvalidArgumentError,
     SchemaError,
+    SnapshotExpiredError,
     StorageError,
     TableExistsError,
     TableNotFoundError,
 )
 from lamina.io import FileIO, NotDurableError, as_storage_error, storage_errors
-from lamina.metadata import Containment
-from lamina.schema import KEY_TYPES, TableSchema, check_supported, read_schema, type_to_json
+from lamina.metadata import Containment, brief
+from lamina.schema import (
+    KEY_TYPES,
+    TableSchema,
+    check_supported,
+    read_schema,
+    type_to_json,
+    widens_losslessly,
+)
 from lamina.snapshot import DataFile, Snapshot, SnapshotStore
 
 SnapshotRef = Union[int, str, datetime.datetime, Snapshot, None]
@@ -87,9 +98,18 @@ def create_table(
                 f"primary key column {c!r} has type {schema.field(c).type}; keys must be "
                 "integers, strings or binary"
             )
+    if len(set(parts)) != len(parts):
+        raise InvalidArgumentError("partition_by repeats a column")
     for c in parts:
         if c not in pk:
             raise InvalidArgumentError(f"partition column {c!r} must be part of the primary key")
+        t = schema.field(c).type
+        if not (pa.types.is_integer(t) or pa.types.is_string(t) or pa.types.is_large_string(t)):
+            # Binary values have no folder name or JSON text that reads back as bytes.
+            raise InvalidArgumentError(
+                f"partition column {c!r} has type {t}; partition columns must be integers "
+                "or strings"
+            )
     if not isinstance(buckets, int) or isinstance(buckets, bool) or not 1 <= buckets <= 1 << 16:
         raise InvalidArgumentError("buckets must be an integer in [1, 65536]")
     if merge_engine not in opts.MERGE_ENGINES:
@@ -97,20 +117,14 @@ def create_table(
             f"unknown merge_engine {merge_engine!r} (one of {', '.join(opts.MERGE_ENGINES)})"
         )
     options_s = opts.validate(options, merge_engine)
-    for col, fn in opts.aggregates(options_s).items():
+    aggregates = opts.aggregates(options_s)
+    for col in aggregates:
         if col not in schema.names:
             raise InvalidArgumentError(f"option fields.{col}.aggregate names no column")
         if col in pk:
             raise InvalidArgumentError(f"primary key column {col!r} cannot be aggregated")
-        t = schema.field(col).type
-        if fn == "collect_list" and not (pa.types.is_list(t) or pa.types.is_large_list(t)):
-            raise InvalidArgumentError(f"collect_list needs a list column; {col!r} is {t}")
-        if fn == "count" and not pa.types.is_integer(t):
-            raise InvalidArgumentError(f"count needs an integer column; {col!r} is {t}")
-        if fn in ("bool_and", "bool_or") and not pa.types.is_boolean(t):
-            raise InvalidArgumentError(f"{fn} needs a bool column; {col!r} is {t}")
-        if fn == "sum" and not (pa.types.is_integer(t) or pa.types.is_floating(t)):
-            raise InvalidArgumentError(f"sum needs a numeric column; {col!r} is {t}")
+    # Which function fits which type is the core's one rule (merge::CheckAggregate).
+    _core.check_aggregates(schema.__arrow_c_schema__(), aggregates)
     # Key columns can never be null.
     fields = [f.with_nullable(False) if f.name in pk else f for f in schema]
     schema = pa.schema(fields)
@@ -218,15 +232,23 @@ class Table:
 
     # ---- writes ---------------------------------------------------------------------
 
-    def write(self, data: Any) -> Snapshot:
+    def write(self, data: Any) -> Snapshot | None:
         """Upserts ``data``; returns the snapshot that committed it.
 
         Behaves as if the rows were applied one at a time in order: within one write a
-        later row with the same key is newer.
+        later row with the same key is newer. Writing no rows commits nothing and returns
+        the current snapshot (None for a table without one).
+
+        Columns are matched by name; a column whose type differs from the table's is
+        converted only by a lossless widening (int32 to int64, float32 to float64,
+        string to large_string, a dictionary to its values, ...: docs/tables.md).
 
         Raises:
-            SchemaError: A missing or extra column, a type that cannot be cast safely, or
-                a null in a primary-key column. Nothing is written.
+            SchemaError: A missing or extra column, a type that is not a lossless
+                widening of the column's, or a null in a non-nullable column. Nothing is
+                written.
+            InvalidArgumentError: Not tabular data, or a partition value too long for a
+                folder name.
             StorageError: The storage failed (errno set). Nothing is committed and the
                 table stays at its last snapshot; files left behind are orphans.
                 Exception: ``lamina.io.NotDurableError`` means the snapshot was created
@@ -234,19 +256,25 @@ class Table:
         """
         with self.transaction() as tx:
             tx.write(data)
-        assert tx.snapshot is not None
         return tx.snapshot
 
-    def delete(self, keys: Any) -> Snapshot:
-        """Deletes rows by primary key; ``keys`` holds exactly the key columns."""
+    def delete(self, keys: Any) -> Snapshot | None:
+        """Deletes rows by primary key; ``keys`` holds exactly the key columns.
+
+        Returns the snapshot that committed the deletes; no keys commit nothing and
+        return the current snapshot (None for a table without one).
+        """
         with self.transaction() as tx:
             tx.delete(keys)
-        assert tx.snapshot is not None
         return tx.snapshot
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """Groups writes and deletes into one snapshot; an exception commits nothing."""
+        """Groups writes and deletes into one snapshot; an exception commits nothing.
+
+        ``tx.snapshot`` is the committed snapshot afterwards; a transaction that wrote no
+        rows commits nothing and leaves the current snapshot there.
+        """
         tx = Transaction(self)
         try:
             yield tx
@@ -285,8 +313,30 @@ class Table:
     def remove_orphan_files(
         self, older_than: datetime.timedelta = datetime.timedelta(days=1)
     ) -> list[str]:
-        """Deletes files that no snapshot or tag references and that are older than
-        ``older_than`` (``timedelta(0)``: all of them); returns their paths."""
+        """Deletes the files no snapshot references, last modified more than
+        ``older_than`` ago; returns their paths (relative to the table folder).
+
+        Candidates are data files and manifests that no snapshot (hence no tag)
+        references, and leftovers of interrupted atomic writes (``.tmp-*`` in
+        ``snapshot/``, ``tag/``, ``schema/``). Whatever ``older_than`` is, these are never
+        deleted:
+
+        - files a commit, compaction or transaction in flight has announced (under
+          ``_inflight/``; markers of a process that died count for nothing and are
+          removed). A commit links its snapshot only after checking its new files still
+          exist, waiting out any removal in progress: no interleaving can leave a
+          snapshot naming a deleted file;
+        - temporary files of an atomic write in progress.
+
+        ``older_than`` protects what no announcement covers: files written by an older
+        lamina or another tool, or whose announcement aged out (file systems without
+        ``flock``, after a day); it also decides how soon leftovers of failed or killed
+        operations go. A write whose unannounced files were deleted fails with
+        ``StorageError`` (ENOENT) and commits nothing. Beside live writers keep the
+        default (a day), or at least the longest a write or transaction may run;
+        ``timedelta(0)`` (every orphan, now) is for a table no other process is writing
+        to, e.g. after a crash (see ``docs/reliability.md``).
+        """
         from lamina.maintenance import remove_orphan_files
 
         with storage_errors("remove_orphan_files"):
@@ -312,6 +362,12 @@ class Table:
             try:
                 return self._store.load(ref)
             except KeyError:
+                latest = self._store.latest_id()
+                if latest is not None and 1 <= ref < latest:  # ids are dense
+                    raise SnapshotExpiredError(
+                        f"snapshot {ref} was expired (expire_snapshots); tag snapshots "
+                        "that must stay readable"
+                    ) from None
                 raise InvalidArgumentError(f"no snapshot {ref}") from None
         if isinstance(ref, str):
             tags = self._store.tags()
@@ -326,21 +382,55 @@ class Table:
         if isinstance(ref, datetime.datetime):
             if ref.tzinfo is None:
                 ref = ref.astimezone()
-            ms = int(ref.timestamp() * 1000)
-            best = None
-            for sid in self._store.ids():
-                s = self._store.load(sid)
-                if s.timestamp_ms <= ms:
-                    best = s
-            if best is None:
-                raise InvalidArgumentError(f"no snapshot as old as {ref.isoformat()}")
-            return best
+            return self._snapshot_as_of(ref)
         raise InvalidArgumentError("snapshot must be an id, a tag name or a datetime")
+
+    def _snapshot_as_of(self, when: datetime.datetime) -> Snapshot:
+        """The snapshot that was current at ``when``.
+
+        Snapshot ids are dense, so a gap in the ids present means expired snapshots. If
+        the snapshot current at ``when`` may be one of them, raise: answering with an
+        older retained (say, tagged) snapshot would return stale data as if current.
+        """
+        ms = int(when.timestamp() * 1000)
+        best: Snapshot | None = None
+        next_id: int | None = None  # the first retained snapshot after ``when``
+        for sid in self._store.ids():
+            s = self._store.load(sid)
+            if s.timestamp_ms > ms:
+                next_id = sid
+                break
+            best = s
+        prev_id = 0 if best is None else best.id
+        # Expired snapshots between them were committed at or after best (timestamps
+        # grow with ids): one of them was current at ``when`` unless ``when`` is best's
+        # own millisecond.
+        at_best = best is not None and best.timestamp_ms == ms
+        if next_id is not None and next_id != prev_id + 1 and not at_best:
+            raise SnapshotExpiredError(
+                f"the snapshot current at {when.isoformat()} was expired (snapshots "
+                f"{prev_id + 1}..{next_id - 1} no longer exist); the oldest retained "
+                f"snapshot after it is {next_id}"
+            )
+        if best is None:
+            raise InvalidArgumentError(f"no snapshot as old as {when.isoformat()}")
+        return best
 
     def tag(self, name: str, snapshot: SnapshotRef = None) -> Snapshot:
         """Names a snapshot (default: the current one); tagged snapshots are retained."""
-        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-            raise InvalidArgumentError(f"bad tag name {name!r}")
+        if (
+            not isinstance(name, str)
+            or not name
+            or name.startswith(".")
+            or "/" in name
+            or "\\" in name
+            or not name.isprintable()  # NUL, newlines and other control characters
+            or len(name.encode("utf-8", "surrogatepass")) > MAX_TAG_NAME_BYTES
+        ):
+            raise InvalidArgumentError(
+                f"bad tag name {brief(name)}: a tag name is 1 to {MAX_TAG_NAME_BYTES} bytes of "
+                "printable characters, without '/' or '\\', not starting with '.'"
+            )
         snap = self.snapshot(snapshot)
         if snap is None:
             raise InvalidArgumentError("the table has no snapshot to tag")
@@ -368,7 +458,7 @@ class Table:
         """A scan of one snapshot (default: the current one); see ``lamina.scan.Scan``."""
         from lamina.scan import Scan
 
-        return Scan(self, columns, filter, self.snapshot(snapshot))
+        return Scan(self, columns, filter, self.snapshot(snapshot), follow_latest=snapshot is None)
 
     def read(
         self,
@@ -380,12 +470,17 @@ class Table:
         return self.scan(columns, filter, snapshot).to_arrow()
 
     def lookup(self, keys: Any, columns: Sequence[str] | None = None) -> pa.Table:
-        """The current rows for ``keys`` (missing keys are absent).
+        """The current rows for ``keys``, in the order of the requested keys.
+
+        Missing (and deleted) keys are absent; a key requested more than once appears
+        once, at its first position. So ``lookup(keys)`` lines up with ``keys`` when every
+        key is present and distinct.
 
         Only the buckets the keys hash to are searched, and in them only the files whose
         key range, and then the key pages whose min/max, may hold a key; the C++ core
-        decodes those key pages, takes the matching rows and folds their versions with the
-        table's merge engine (GIL released, files in parallel).
+        decodes those key pages, takes the matching rows, folds their versions with the
+        table's merge engine and puts them in request order (GIL released, files in
+        parallel).
         """
         from lamina import _lookup
 
@@ -424,7 +519,11 @@ class Table:
         }
 
 
-def _as_table(data: Any) -> pa.Table:
+def _as_table(data: Any, schema: pa.Schema | None = None) -> pa.Table:
+    """``data`` as a pyarrow Table; InvalidArgumentError/SchemaError for what is not.
+
+    ``schema`` (the table's) types plain Python values in a mapping: see ``_from_mapping``.
+    """
     if isinstance(data, pa.Table):
         return data
     if isinstance(data, pa.RecordBatch):
@@ -432,53 +531,156 @@ def _as_table(data: Any) -> pa.Table:
     if isinstance(data, pa.RecordBatchReader):
         return data.read_all()
     if isinstance(data, Mapping):
-        try:
-            return pa.table(dict(data))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as e:
-            raise SchemaError(f"cannot convert keys to a table: {e}") from None
-    if hasattr(data, "__arrow_c_stream__"):
-        return pa.RecordBatchReader.from_stream(data).read_all()
-    if hasattr(data, "__arrow_c_array__"):
-        return pa.Table.from_batches([pa.record_batch(data)])
+        return _from_mapping(data, schema)
+    # Before the Arrow protocols: pandas >= 3 DataFrames implement __arrow_c_stream__,
+    # which would turn an index into a column named __index_level_0__.
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(data, pandas.DataFrame):
+        return _from_pandas(data)
+    if isinstance(data, (pa.Array, pa.ChunkedArray)):
+        if not pa.types.is_struct(data.type):
+            raise InvalidArgumentError(
+                f"cannot write a pyarrow array of type {data.type}: pass a Table, a "
+                "RecordBatch or a struct array whose fields are the columns"
+            )
+        chunks = data.chunks if isinstance(data, pa.ChunkedArray) else [data]
+        return pa.Table.from_batches(
+            [pa.RecordBatch.from_struct_array(c) for c in chunks],
+            schema=pa.schema(list(data.type)),
+        )
     try:
-        import pandas as pd
-
-        if isinstance(data, pd.DataFrame):
-            return pa.Table.from_pandas(data, preserve_index=False)
-    except ImportError:  # pragma: no cover
-        pass
+        if hasattr(data, "__arrow_c_stream__"):
+            return pa.RecordBatchReader.from_stream(data).read_all()
+        if hasattr(data, "__arrow_c_array__"):
+            return pa.Table.from_batches([pa.record_batch(data)])
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        raise InvalidArgumentError(
+            f"cannot read {type(data).__name__} as a table of columns: {e}"
+        ) from None
     raise InvalidArgumentError(
         f"cannot write {type(data).__name__}: expected a pyarrow Table, RecordBatch, "
         "RecordBatchReader, pandas DataFrame or an object with __arrow_c_stream__"
     )
 
 
-def conform(data: pa.Table, schema: pa.Schema, what: str = "data") -> pa.Table:
-    """Checks columns against ``schema`` and casts safely; SchemaError names the column."""
+def _from_mapping(data: Mapping[str, Any], schema: pa.Schema | None) -> pa.Table:
+    """A table from ``{column: values}``.
+
+    Arrow and numpy arrays keep their types. Plain Python values have no type of their
+    own: Arrow infers int64 for ints and float64 for floats, so those are converted to
+    the column's integer or float type here, with a check that every value fits
+    (``{"id": [7]}`` for an int32 key works; 2**40 into int32 raises SchemaError). Other
+    type differences are left to ``conform``.
+    """
+    cols: dict[str, Any] = {}
+    for name, values in data.items():
+        try:
+            arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as e:
+            raise SchemaError(f"cannot convert column {name!r} to Arrow: {e}") from None
+        plain = not isinstance(values, (pa.Array, pa.ChunkedArray, np.ndarray))
+        if plain and schema is not None and name in schema.names:
+            t = schema.field(name).type
+            if (arr.type == pa.int64() and (pa.types.is_integer(t) or pa.types.is_floating(t))) or (
+                arr.type == pa.float64() and pa.types.is_floating(t)
+            ):
+                try:
+                    arr = arr.cast(t, safe=not pa.types.is_floating(arr.type))
+                except pa.ArrowInvalid as e:
+                    raise SchemaError(f"column {name!r}: a value does not fit {t}: {e}") from None
+        cols[name] = arr
+    try:
+        return pa.table(cols)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise SchemaError(f"cannot make a table of the columns given: {e}") from None
+
+
+def _from_pandas(df: Any) -> pa.Table:
+    """A DataFrame's columns; named index levels are columns too, an unnamed index
+    (a row number, say) is not data and is dropped."""
+    named = [n for n in df.index.names if n is not None]
+    if named:
+        df = df.reset_index(level=named)
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        raise SchemaError(f"cannot convert the DataFrame to Arrow: {e}") from None
+
+
+def conform(
+    data: pa.Table, schema: pa.Schema, what: str = "data", primary_key: Sequence[str] = ()
+) -> pa.Table:
+    """``data`` with exactly the columns of ``schema``, in its order and types.
+
+    Converts a column only by a lossless widening (``lamina.schema.widens_losslessly``:
+    int32 to int64, float32 to float64, string to large_string, ...); any other type
+    difference, a missing or extra column, or a null in a non-nullable column raises
+    SchemaError naming the column.
+    """
     names = set(data.column_names)
+    if len(names) != len(data.column_names):
+        dup = next(n for n in data.column_names if data.column_names.count(n) > 1)
+        raise SchemaError(f"{what} repeats the column {dup!r}")
     for name in schema.names:
         if name not in names:
             raise SchemaError(f"{what} is missing column {name!r}")
     for name in data.column_names:
         if name not in schema.names:
             raise SchemaError(f"{what} has column {name!r}, which the table does not have")
-    if len(names) != len(data.column_names):
-        raise SchemaError(f"{what} repeats a column name")
-    data = data.select(schema.names)
     cols = []
     for f in schema:
         col = data.column(f.name)
         if not col.type.equals(f.type):
+            if not widens_losslessly(col.type, f.type):
+                raise SchemaError(
+                    f"column {f.name!r} has type {col.type}, the table expects {f.type}; "
+                    "lamina converts only lossless widenings (docs/tables.md: Writing data)"
+                )
             try:
                 col = col.cast(f.type, safe=True)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
                 raise SchemaError(
-                    f"column {f.name!r}: cannot cast {col.type} to {f.type} safely ({e})"
+                    f"column {f.name!r}: cannot convert {col.type} to {f.type} without loss ({e})"
                 ) from None
         if not f.nullable and col.null_count:
-            raise SchemaError(f"primary key column {f.name!r} contains nulls")
+            kind = "primary key column" if f.name in primary_key else "column"
+            raise SchemaError(
+                f"{kind} {f.name!r} is not nullable but {what} holds {col.null_count} null(s) in it"
+            )
         cols.append(col)
     return pa.Table.from_arrays(cols, schema=schema)
+
+
+# A tag is the file tag/<name>.json, whose name must fit a folder entry (255 bytes).
+MAX_TAG_NAME_BYTES = 200
+
+# A partition value names a folder: ``<column>=<percent-encoded value>`` is one path
+# component, which file systems limit to 255 bytes.
+MAX_PARTITION_COMPONENT_BYTES = 255
+
+
+def check_partition_values(data: pa.Table, partition_by: Sequence[str]) -> None:
+    """InvalidArgumentError if a string partition value is too long for a folder name.
+
+    Only distinct values are examined, and only when the longest could be too long.
+    """
+    import pyarrow.compute as pc
+
+    for col in partition_by:
+        column = data.column(col)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue  # integers are short; binary partition columns are refused at create
+        prefix = len(quote(col, safe="")) + 1
+        longest = pc.max(pc.binary_length(column)).as_py() or 0
+        if prefix + 3 * longest <= MAX_PARTITION_COMPONENT_BYTES:
+            continue  # even if every byte were percent-encoded
+        for value in pc.unique(column).to_pylist():
+            if prefix + len(quote(value, safe="")) > MAX_PARTITION_COMPONENT_BYTES:
+                raise InvalidArgumentError(
+                    f"partition column {col!r}: the value {value[:40]!r}... is too long; "
+                    f"'{col}=<value>', percent-encoded, must fit in "
+                    f"{MAX_PARTITION_COMPONENT_BYTES} bytes (a folder name)"
+                )
 
 
 class Transaction:
@@ -492,6 +694,13 @@ class Transaction:
         self._calls = 0
         self.snapshot: Snapshot | None = None
         self._done = False
+        # Announces the data files as they are written (lamina._inflight), so that
+        # remove_orphan_files leaves them alone until the commit is linked or aborted.
+        self._inflight: _inflight.Announcement | None = None
+
+    def _release(self) -> None:
+        if self._inflight is not None:
+            self._inflight.release()
 
     def _check_open(self) -> None:
         if self._done:
@@ -499,6 +708,11 @@ class Transaction:
 
     def _write_files(self, table: pa.Table, kind: int) -> None:
         ts = self._ts
+        prefix = uuid.uuid4().hex
+        with storage_errors("write"):
+            if self._inflight is None:
+                self._inflight = _inflight.Announcement(self._t._root)
+            self._inflight.add_prefix(prefix)
         options = self._t._core_options(ts)
         options.update(
             {
@@ -506,7 +720,7 @@ class Transaction:
                 "buckets": ts.buckets,
                 "kind": kind,
                 "directory": self._t._root,
-                "file_prefix": uuid.uuid4().hex,
+                "file_prefix": prefix,
                 "target_file_size": opts.get_int(ts.options, "target_file_size"),
                 "sync": self._t._io.sync,
             }
@@ -533,8 +747,10 @@ class Transaction:
     def write(self, data: Any) -> None:
         """Stages an upsert of ``data`` (see ``Table.write``)."""
         self._check_open()
-        table = conform(_as_table(data), self._ts.schema)
+        ts = self._ts
+        table = conform(_as_table(data, ts.schema), ts.schema, primary_key=ts.primary_key)
         if table.num_rows:
+            check_partition_values(table, self._ts.partition_by)
             self._write_files(table, 0)
             self._rows["written"] += table.num_rows
 
@@ -543,8 +759,11 @@ class Transaction:
         self._check_open()
         ts = self._ts
         key_schema = pa.schema([ts.schema.field(c) for c in ts.primary_key])
-        table = conform(_as_table(keys), key_schema, what="keys")
+        table = conform(
+            _as_table(keys, key_schema), key_schema, what="keys", primary_key=ts.primary_key
+        )
         if table.num_rows:
+            check_partition_values(table, ts.partition_by)
             self._write_files(table, 1)
             self._rows["deleted"] += table.num_rows
 
@@ -556,10 +775,15 @@ class Transaction:
                 self._t._io.remove(os.path.join(self._t._root, f.path))
             except OSError:
                 pass  # left as an orphan: never hide the error that aborted
+        self._release()
 
     def _commit(self) -> None:
         self._check_open()
         self._done = True
+        if not self._files:
+            # Nothing to write (empty data, empty keys, no calls): commit nothing.
+            self.snapshot = self._t.current_snapshot()
+            return
         kind = "delete" if self._rows["deleted"] and not self._rows["written"] else "append"
         try:
             self._t._sync_dirs(posixpath.dirname(f.path) for f in self._files)
@@ -575,8 +799,11 @@ class Transaction:
                 },
                 max_retries=opts.get_int(self._ts.options, "commit.max_retries"),
                 merge_min_count=opts.get_int(self._ts.options, "manifest.merge_min_count"),
+                inflight=self._inflight,
             )
+            self._release()
         except NotDurableError:
+            self._release()
             # The snapshot file exists, so the commit is visible: keep its files.
             self._files = []
             raise

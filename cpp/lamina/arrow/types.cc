@@ -98,6 +98,39 @@ Status Unsupported(const std::string& column, const std::string& what) {
   return Status::InvalidArgument("column '" + column + "' has unsupported type " + what);
 }
 
+// The name pyarrow prints for a type lamina does not store, from its C Data Interface
+// format string, so an error says "decimal128(10, 2)" and not "d:10,2".
+std::string ArrowTypeName(const std::string& f) {
+  static const std::pair<const char*, const char*> kNames[] = {
+      {"n", "null"}, {"e", "float16"}, {"+s", "struct"}, {"+m", "map"}, {"tdm", "date64"},
+      {"tts", "time32[s]"}, {"ttm", "time32[ms]"}, {"ttu", "time64[us]"},
+      {"ttn", "time64[ns]"}, {"tDs", "duration[s]"}, {"tDm", "duration[ms]"},
+      {"tDu", "duration[us]"}, {"tDn", "duration[ns]"}, {"tiM", "month_interval"},
+      {"tiD", "day_time_interval"}, {"tin", "month_day_nano_interval"},
+      {"vu", "string_view"}, {"vz", "binary_view"}, {"+vl", "list_view"},
+      {"+vL", "large_list_view"}, {"+r", "run_end_encoded"}};
+  for (const auto& [code, name] : kNames) {
+    if (f == code) return name;
+  }
+  if (f.compare(0, 2, "d:") == 0) {  // d:precision,scale[,bit width]
+    std::string rest = f.substr(2);
+    std::string bits = "128";
+    size_t second = rest.find(',', rest.find(',') + 1);
+    if (second != std::string::npos) {
+      bits = rest.substr(second + 1);
+      rest.resize(second);
+    }
+    size_t comma = rest.find(',');
+    if (comma != std::string::npos) rest.replace(comma, 1, ", ");
+    return "decimal" + bits + "(" + rest + ")";
+  }
+  if (f.compare(0, 2, "w:") == 0) return "fixed_size_binary[" + f.substr(2) + "]";
+  if (f.compare(0, 3, "+ud") == 0) return "dense_union";
+  if (f.compare(0, 3, "+us") == 0) return "sparse_union";
+  if (f.compare(0, 2, "ts") == 0) return "timestamp (format '" + f + "')";
+  return "with Arrow format '" + f + "'";
+}
+
 Status ParseFormat(const ArrowSchema& s, const std::string& column, bool top, Field* out,
                    int depth) {
   if (s.format == nullptr) return Status::InvalidArgument("column '" + column + "': no format");
@@ -166,21 +199,7 @@ Status ParseFormat(const ArrowSchema& s, const std::string& column, bool top, Fi
     t.child = std::move(child);
     return Status::OK();
   }
-  static const std::pair<const char*, const char*> kNames[] = {
-      {"n", "null"}, {"e", "float16"}, {"+s", "struct"}, {"+m", "map"}, {"tdm", "date64"},
-      {"tts", "time32"}, {"ttm", "time32"}, {"ttu", "time64"}, {"ttn", "time64"},
-      {"vu", "string_view"}, {"vz", "binary_view"}, {"+vl", "list_view"}};
-  for (const auto& [code, name] : kNames) {
-    if (f == code) return Unsupported(column, name);
-  }
-  if (f.compare(0, 2, "d:") == 0) return Unsupported(column, "decimal (" + f + ")");
-  if (f.compare(0, 2, "w:") == 0) return Unsupported(column, "fixed_size_binary (" + f + ")");
-  if (f.compare(0, 2, "+u") == 0) return Unsupported(column, "union");
-  if (f.compare(0, 3, "tiM") == 0 || f.compare(0, 3, "tiD") == 0 || f.compare(0, 3, "tin") == 0) {
-    return Unsupported(column, "interval");
-  }
-  if (f.compare(0, 2, "tD") == 0) return Unsupported(column, "duration");
-  return Unsupported(column, "'" + f + "'");
+  return Unsupported(column, ArrowTypeName(f));
 }
 
 void AssignIds(Field* f, int32_t* next) {

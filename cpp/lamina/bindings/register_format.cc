@@ -173,6 +173,18 @@ class PyFileReader {
   std::unique_ptr<format::FileReader> r_;
 };
 
+// Rows live in the columns' pages, so a file without columns keeps no rows: refuse rows
+// without columns rather than read back fewer than were written.
+void CheckRowsHaveColumns(const ImportedStream& in) {
+  if (!in.parsed.fields.empty()) return;
+  for (const ArrowArray& b : in.batches) {
+    if (b.length > 0) {
+      throw StatusError(Status::InvalidArgument(
+          "a lamina file needs at least one column to hold rows (got rows without columns)"));
+    }
+  }
+}
+
 }  // namespace
 
 void RegisterFormat(pyb::module_& m) {
@@ -189,6 +201,7 @@ void RegisterFormat(pyb::module_& m) {
       [](const std::string& path, pyb::capsule stream, const pyb::dict& options) {
         format::WriteOptions o = ParseWriteOptions(options);
         auto in = ImportStream(stream);
+        CheckRowsHaveColumns(*in);
         format::WriteResult r;
         {
           pyb::gil_scoped_release release;  // encoding and I/O touch no Python objects
@@ -202,6 +215,7 @@ void RegisterFormat(pyb::module_& m) {
       [](pyb::capsule stream, const pyb::dict& options) {
         format::WriteOptions o = ParseWriteOptions(options);
         auto in = ImportStream(stream);
+        CheckRowsHaveColumns(*in);
         ByteWriter w;
         {
           pyb::gil_scoped_release release;  // as in write_file

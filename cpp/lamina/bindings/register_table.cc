@@ -4,18 +4,21 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <map>
 #include <set>
+#include <string>
 
 #include "lamina/bindings/arrow_capsules.h"
 #include "lamina/bindings/register.h"
 #include "lamina/bindings/status_error.h"
+#include "lamina/merge/engine.h"
 #include "lamina/merge/hash.h"
 #include "lamina/merge/key.h"
 #include "lamina/table/lookup.h"
+#include "lamina/table/lookup_request.h"
 #include "lamina/table/take_index.h"
 #include "lamina/table/merge_read.h"
 #include "lamina/table/write.h"
-#include "lamina/util/parallel.h"
 
 namespace pyb = pybind11;
 
@@ -58,6 +61,21 @@ table::TableOptions ParseTableOptions(const pyb::dict& d, bool write_keys_allowe
     }
   }
   return o;
+}
+
+// The aggregate options {column: function} of a table of `schema`, checked by the core's
+// one rule (merge::CheckAggregate); InvalidArgument names the column.
+void CheckAggregates(pyb::object schema, const std::map<std::string, std::string>& aggregates) {
+  Schema s = ImportSchemaArg(schema);
+  for (const auto& [column, name] : aggregates) {
+    merge::AggFn fn = ValueOrThrow(merge::ParseAggFn(name));
+    int i = s.FieldIndex(column);
+    if (i < 0) {
+      throw StatusError(Status::InvalidArgument("aggregated column '" + column +
+                                                "' is not in the schema"));
+    }
+    ThrowIfError(merge::CheckAggregate(fn, s.fields[static_cast<size_t>(i)]));
+  }
 }
 
 pyb::object PartitionValueToPy(const table::PartitionValue& v) {
@@ -150,53 +168,25 @@ merge::NormalizedKeys NormalizeStream(pyb::object stream, const std::vector<std:
 
 using Group = std::pair<int64_t, std::vector<std::pair<std::string, uint64_t>>>;
 
-// One batch per group (bucket number, files (path, priority)) holding the current rows of
-// the keys that hash to that bucket; empty batches included.
-pyb::list TableLookup(const std::vector<Group>& groups, pyb::object keys, int64_t buckets,
-                      const std::vector<std::string>& columns, const pyb::dict& options) {
-  if (buckets < 1) throw StatusError(Status::InvalidArgument("buckets must be at least 1"));
+// One batch: the current rows of the keys (a stream of the key columns) among the groups
+// (bucket number, files (path, priority)), in the order of the request.
+pyb::tuple TableLookup(const std::vector<Group>& groups, pyb::object keys, int64_t buckets,
+                       const std::vector<std::string>& columns, const pyb::dict& options) {
   table::TableOptions o = ParseTableOptions(options, /*write_keys_allowed=*/true);
   merge::NormalizedKeys norm = NormalizeStream(keys, o.key_columns);
-  for (const Group& g : groups) {
-    if (g.first < 0 || g.first >= buckets) {
-      throw StatusError(Status::InvalidArgument("bucket " + std::to_string(g.first) +
-                                                " out of range"));
-    }
+  std::vector<table::LookupGroup> lg;
+  for (const auto& [bucket, files] : groups) {
+    table::LookupGroup g;
+    g.bucket = bucket;
+    for (const auto& [path, priority] : files) g.files.push_back({path, priority});
+    lg.push_back(std::move(g));
   }
-  std::vector<table::MergeResult> results(groups.size());
+  table::MergeResult r;
   {
     pyb::gil_scoped_release release;  // routing, searching and folding touch no Python objects
-    std::vector<std::vector<uint32_t>> by_bucket(static_cast<size_t>(buckets));
-    for (size_t i = 0; i < norm.size(); ++i) {
-      uint64_t h;
-      if (norm.is_u64()) {
-        h = merge::KeyHashU64(norm.u64()[i]);
-      } else {
-        std::string_view b = norm.bytes(i);
-        h = merge::KeyHash(reinterpret_cast<const uint8_t*>(b.data()), b.size());
-      }
-      by_bucket[h % static_cast<uint64_t>(buckets)].push_back(static_cast<uint32_t>(i));
-    }
-    std::vector<table::LookupKeys> keys_of(static_cast<size_t>(buckets));
-    std::vector<uint8_t> built(static_cast<size_t>(buckets), 0);
-    for (const Group& g : groups) {
-      size_t b = static_cast<size_t>(g.first);
-      if (!built[b]) keys_of[b] = table::MakeLookupKeys(norm, &by_bucket[b]);
-      built[b] = 1;
-    }
-    ThrowIfError(ParallelFor(groups.size(), [&](size_t i) -> Status {
-      std::vector<table::ReadFile> rf;
-      for (const auto& [path, priority] : groups[i].second) rf.push_back({path, priority});
-      LAMINA_ASSIGN_OR_RETURN(
-          results[i], table::Lookup(rf, keys_of[static_cast<size_t>(groups[i].first)], columns, o));
-      return Status::OK();
-    }));
+    r = ValueOrThrow(table::LookupInRequestOrder(lg, norm, buckets, columns, o));
   }
-  pyb::list out;
-  for (table::MergeResult& r : results) {
-    out.append(ExportBatch(r.schema, std::move(r.columns), r.length));
-  }
-  return out;
+  return ExportBatch(r.schema, std::move(r.columns), r.length);
 }
 
 using SplitArg = std::pair<bool, std::vector<std::pair<std::string, uint64_t>>>;
@@ -232,6 +222,9 @@ void RegisterTable(pyb::module_& m) {
   m.def("table_write", &TableWrite, pyb::arg("stream"), pyb::arg("options"),
         "Routes, sorts, collapses and writes rows of a primary-key table; returns one dict "
         "per data file written.");
+  m.def("check_aggregates", &CheckAggregates, pyb::arg("schema"), pyb::arg("aggregates"),
+        "Raises InvalidArgumentError unless every aggregate function {column: name} applies "
+        "to its column's type in the schema (an arrow_schema capsule).");
   m.def("table_merge_read", &TableMergeRead, pyb::arg("files"), pyb::arg("columns"),
         pyb::arg("options"),
         "Merges the files (path, priority) of one bucket with the table's merge engine; "
@@ -251,14 +244,7 @@ void RegisterTable(pyb::module_& m) {
       [](pyb::object stream, const std::vector<std::string>& key_columns) {
         merge::NormalizedKeys keys = NormalizeStream(stream, key_columns);
         std::vector<uint64_t> out(keys.size());
-        for (size_t i = 0; i < keys.size(); ++i) {
-          if (keys.is_u64()) {
-            out[i] = merge::KeyHashU64(keys.u64()[i]);
-          } else {
-            std::string_view b = keys.bytes(i);
-            out[i] = merge::KeyHash(reinterpret_cast<const uint8_t*>(b.data()), b.size());
-          }
-        }
+        for (size_t i = 0; i < keys.size(); ++i) out[i] = merge::RowHash(keys, i);
         return out;
       },
       pyb::arg("stream"), pyb::arg("key_columns"),
@@ -272,8 +258,9 @@ void RegisterTable(pyb::module_& m) {
       pyb::arg("normalized_key"), "The bucket hash of normalized key bytes.");
   m.def("table_lookup", &TableLookup, pyb::arg("groups"), pyb::arg("keys"), pyb::arg("buckets"),
         pyb::arg("columns"), pyb::arg("options"),
-        "Current rows of the keys (a stream of the key columns) in each group (bucket, "
-        "[(path, priority)]): one batch per group, sorted by key.");
+        "Current rows of the keys (a stream of the key columns) in the groups (bucket, "
+        "[(path, priority)]): one batch in the order of the requested keys, each found key "
+        "once, at its first request position.");
   m.def("table_take", &TableTake, pyb::arg("splits"), pyb::arg("positions"),
         pyb::arg("columns"), pyb::arg("options"),
         "Rows at positions of a scan given as splits (concatenated, [(path, value)]): "

@@ -46,10 +46,14 @@ class ColumnSource {
   using Emit = std::function<Status(const ArrayView&)>;
   virtual ~ColumnSource() = default;
   // Calls `emit` with views that together hold column c's rows in order (a view must
-  // stay valid until `emit` returns). Pages never span views; pieces of `page_rows`
-  // rows (the last may be shorter) give the pages one whole view would for fixed-width
-  // columns. Called concurrently for different columns.
+  // stay valid until `emit` returns). Pages do not depend on how the rows are split
+  // into views: full pages are encoded from a view in place, and rows short of a page
+  // are gathered with the next view's (copied first unless ViewsOutliveEmit); pieces of
+  // `page_rows` rows need no gathering for fixed-width columns. Called concurrently for
+  // different columns.
   virtual Status Produce(size_t c, int64_t page_rows, const Emit& emit) = 0;
+  // True if every view passed to `emit` stays valid until Produce returns.
+  virtual bool ViewsOutliveEmit() const { return false; }
 };
 
 // Writes `num_rows` rows from `source`, whose column c holds about `raw_bytes[c]`

@@ -304,23 +304,23 @@ void EncodePage(const ArrayView& col, int64_t start, int64_t n, ByteWriter* out,
   *encoding = out->size() > values_pos ? out->data()[values_pos] : 0;
 }
 
-int64_t PageRows(const ArrayView& col, int64_t start, int64_t n, int64_t max_rows,
-                 int64_t target_bytes) {
+int64_t PageBytes(const ArrayView& col, int64_t start, int64_t n) {
   const DataType& t = *col.type;
-  int64_t rows = std::min(n, max_rows);
-  if (rows == 0) return 0;
-  int64_t bytes = 0;
-  if (t.is_binary_like()) {
-    bytes = col.OffsetAt(start + rows) - col.OffsetAt(start) + rows * 4;
-  } else if (t.is_list_like()) {
+  if (t.is_binary_like()) return col.OffsetAt(start + n) - col.OffsetAt(start) + n * 4;
+  if (t.is_list_like()) {
     int w = std::max(1, t.child->type.byte_width());
     if (t.child->type.is_binary_like()) w = 16;
-    bytes = (col.OffsetAt(start + rows) - col.OffsetAt(start)) * w + rows * 4;
-  } else if (t.id == TypeId::kFixedSizeList) {
-    bytes = rows * t.list_size * t.child->type.byte_width();
-  } else {
-    return rows;
+    return (col.OffsetAt(start + n) - col.OffsetAt(start)) * w + n * 4;
   }
+  if (t.id == TypeId::kFixedSizeList) return n * t.list_size * t.child->type.byte_width();
+  return 0;
+}
+
+int64_t PageRows(const ArrayView& col, int64_t start, int64_t n, int64_t max_rows,
+                 int64_t target_bytes) {
+  int64_t rows = std::min(n, max_rows);
+  if (rows == 0) return 0;
+  int64_t bytes = PageBytes(col, start, rows);
   if (bytes > target_bytes) {
     rows = std::max<int64_t>(1, rows * target_bytes / bytes);
     rows = rows >= 64 ? rows & ~int64_t{7} : rows;  // keep validity bytes aligned

@@ -29,6 +29,10 @@ void EncodePage(const ArrayView& col, int64_t start, int64_t n, ByteWriter* out,
 int64_t PageRows(const ArrayView& col, int64_t start, int64_t n, int64_t max_rows,
                  int64_t target_bytes);
 
+// The raw bytes PageRows weighs for rows [start, start + n) of `col`: 0 for fixed-width
+// columns, whose pages are cut by rows alone.
+int64_t PageBytes(const ArrayView& col, int64_t start, int64_t n);
+
 // Longest min/max kept for strings; longer values are truncated to a bound.
 constexpr size_t kMaxStatBytes = 64;
 

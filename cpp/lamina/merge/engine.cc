@@ -1,7 +1,9 @@
 #include "lamina/merge/engine.h"
 
+#include <cmath>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 #include "lamina/format/page_reader.h"
 #include "lamina/merge/gather.h"
@@ -56,21 +58,40 @@ struct Column {
 
 constexpr uint32_t kNone = UINT32_MAX;
 
-// The version picked by a min/max over values of type T (kNone if all null).
+// True if min (max if kMax) should keep x over the value kept so far, bv. Floats order
+// -0.0 below +0.0, so which zero survives does not depend on arrival order. NaN never
+// gets here (SelectExtreme skips it).
+template <typename T, bool kMax>
+bool Beats(T x, T bv) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (x == bv) return std::signbit(x) != std::signbit(bv) && std::signbit(x) != kMax;
+  }
+  return kMax ? bv < x : x < bv;
+}
+
+// The version picked by a min/max over values of type T: the extreme non-NaN value, else
+// a NaN, else kNone (all null). NaN is skipped like null, so the result depends neither
+// on arrival order nor on how versions were grouped into partial aggregates.
 template <typename T, bool kMax>
 void SelectExtreme(const Column& c, const KeyVersions& v, uint32_t* sel) {
   for (size_t g = 0; g < v.size(); ++g) {
-    uint32_t best = kNone;
+    uint32_t best = kNone, nan = kNone;
     T bv{};
     for (uint32_t i = v.begin[g]; i < v.end[g]; ++i) {
       if (!c.Valid(i)) continue;
       T x = c.Value<T>(i);
-      if (best == kNone || (kMax ? bv < x : x < bv)) {
+      if constexpr (std::is_floating_point_v<T>) {
+        if (std::isnan(x)) {
+          nan = i;
+          continue;
+        }
+      }
+      if (best == kNone || Beats<T, kMax>(x, bv)) {
         best = i;
         bv = x;
       }
     }
-    sel[g] = best;
+    sel[g] = best != kNone ? best : nan;
   }
 }
 
@@ -259,20 +280,27 @@ AggFn ColumnFn(Engine engine, const std::string& column,
 
 Status CheckAggregate(AggFn fn, const Field& f) {
   const DataType& t = f.type;
+  bool temporal = t.id == TypeId::kDate32 || t.id == TypeId::kTimestamp;
   bool ok = true;
+  const char* wants = "";
   switch (fn) {
-    case AggFn::kSum: ok = IsNumber(t); break;
-    case AggFn::kMin: case AggFn::kMax: ok = IsNumber(t) || t.is_binary_like(); break;
-    case AggFn::kCount: ok = t.id == TypeId::kInt64; break;
-    case AggFn::kBoolAnd: case AggFn::kBoolOr: ok = t.id == TypeId::kBool; break;
-    case AggFn::kCollectList: ok = t.is_list_like(); break;
+    case AggFn::kSum:
+      ok = (t.is_integer_like() && !temporal) || t.is_float();
+      wants = "integer or floating point";
+      break;
+    case AggFn::kMin: case AggFn::kMax:
+      ok = IsNumber(t) || t.is_binary_like();
+      wants = "integer, floating point, date, timestamp, string or binary";
+      break;
+    case AggFn::kCount: ok = t.id == TypeId::kInt64; wants = "int64"; break;
+    case AggFn::kBoolAnd: case AggFn::kBoolOr: ok = t.id == TypeId::kBool; wants = "bool"; break;
+    case AggFn::kCollectList: ok = t.is_list_like(); wants = "list or large_list"; break;
     default: break;
   }
   if (ok) return Status::OK();
-  return Status::SchemaError("aggregate function " + std::string(FnName(fn)) +
-                             " does not apply to column '" + f.name + "' of type " +
-                             t.ToString() +
-                             (fn == AggFn::kCount ? " (count columns are int64)" : ""));
+  return Status::InvalidArgument("aggregate function " + std::string(FnName(fn)) +
+                                 " does not apply to column '" + f.name + "' of type " +
+                                 t.ToString() + " (it takes " + wants + " columns)");
 }
 
 bool IsPositional(AggFn fn) { return fn == AggFn::kLastValue || fn == AggFn::kFirstValue; }

@@ -13,7 +13,10 @@
 // compaction combines files), so every function is associative over consecutive
 // versions: count stores partial counts that add up (a written row contributes 1 if its
 // input value is non-null, else 0 -- see CountContribution); collect_list concatenates
-// lists. sum/min/max ignore nulls and are null only when every input is null.
+// lists. sum/min/max ignore nulls and are null only when every input is null. min/max
+// also ignore NaN: they are NaN only when every non-null input is NaN, so neither the
+// arrival order nor the grouping into partial aggregates changes them (and of equal
+// zeros min keeps -0.0, max +0.0).
 //
 // Functions that pick one version's value (all but sum, count and collect_list) become a
 // selection per output row followed by one columnar gather (gather.h).
@@ -46,8 +49,12 @@ Result<AggFn> ParseAggFn(const std::string& name);
 AggFn ColumnFn(Engine engine, const std::string& column,
                const std::map<std::string, AggFn>& aggregates);
 
-// SchemaError naming the column if `fn` cannot apply to its type (count needs int64,
-// collect_list a list, sum a number, bool_* a bool, min/max a number, string or binary).
+// InvalidArgument naming the column if `fn` cannot apply to its type: sum takes integers
+// and floats (integers wrap around on overflow, two's complement); min/max integers,
+// floats, date32, timestamp, string and binary (not bool: use bool_and/bool_or); count
+// int64 (the partial counts it stores); bool_* bool; collect_list list and large_list.
+// The other functions take any type. The one validation of aggregate options: Python's
+// create_table calls it through the bindings.
 Status CheckAggregate(AggFn fn, const Field& field);
 
 // The versions that count for each output key: [begin[g], end[g]) in merge order.

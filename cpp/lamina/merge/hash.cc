@@ -1,6 +1,9 @@
 #include "lamina/merge/hash.h"
 
 #include <cstring>
+#include <string_view>
+
+#include "lamina/merge/key.h"
 
 namespace lamina::merge {
 namespace {
@@ -41,6 +44,12 @@ uint64_t KeyHash(const uint8_t* b, size_t n) {
 uint64_t KeyHashU64(uint64_t k) {
   // The big-endian bytes of k read little-endian are byteswap(k).
   return Final(Round(8 * K1, __builtin_bswap64(k)));
+}
+
+uint64_t RowHash(const NormalizedKeys& keys, size_t i) {
+  if (keys.is_u64()) return KeyHashU64(keys.u64()[i]);
+  std::string_view b = keys.bytes(i);
+  return KeyHash(reinterpret_cast<const uint8_t*>(b.data()), b.size());
 }
 
 }  // namespace lamina::merge

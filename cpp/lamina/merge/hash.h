@@ -31,4 +31,8 @@ uint64_t KeyHash(const uint8_t* bytes, size_t n);
 // The hash of the 8 big-endian bytes of fast-path key `k` (same as KeyHash of them).
 uint64_t KeyHashU64(uint64_t k);
 
+class NormalizedKeys;
+// The hash of row i of `keys` (either key path).
+uint64_t RowHash(const NormalizedKeys& keys, size_t i);
+
 }  // namespace lamina::merge

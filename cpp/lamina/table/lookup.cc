@@ -407,9 +407,23 @@ Status SearchFile(const ReadFile& f, const LookupKeys& keys, const TableOptions&
   return Status::OK();
 }
 
-// Folds the versions of each key across `runs` with the merge engine (as MergeRead).
+// The index in `keys` of each folded key (both are ascending, so one forward walk).
+void KeyIndexes(const std::vector<Run*>& runs, const merge::KeyVersions& v,
+                const LookupKeys& keys, std::vector<uint32_t>* key_of) {
+  key_of->resize(v.size());
+  size_t j = 0;
+  for (size_t g = 0; g < v.size(); ++g) {
+    uint32_t i = v.begin[g];
+    const merge::NormalizedKeys& nk = runs[v.run[i]]->keys;
+    while (j + 1 < keys.size() && CompareKey(keys, j, nk, v.row[i]) < 0) ++j;
+    (*key_of)[g] = static_cast<uint32_t>(j);
+  }
+}
+
+// Folds the versions of each key across `runs` with the merge engine (as MergeRead);
+// fills `key_of` (if given) as Lookup does.
 Status FoldRuns(const std::vector<Run*>& runs, const TableOptions& o, const Request& req,
-                MergeResult* result) {
+                const LookupKeys& keys, MergeResult* result, std::vector<uint32_t>* key_of) {
   const Schema& ts = o.table_schema;
   size_t ncols = req.table_col.size();
   std::vector<merge::RunKeys> rk(runs.size());
@@ -429,6 +443,7 @@ Status FoldRuns(const std::vector<Run*>& runs, const TableOptions& o, const Requ
   LAMINA_RETURN_IF_ERROR(merge::MergeRuns(rk, &merged));
   merge::KeyVersions versions;
   merge::LiveVersions(merged, kinds, &versions);
+  if (key_of != nullptr) KeyIndexes(runs, versions, keys, key_of);
   size_t out_rows = versions.size();
   std::vector<merge::AggFn> fns(ncols);
   merge::Selection last, first;
@@ -475,23 +490,31 @@ LookupKeys MakeLookupKeys(const merge::NormalizedKeys& keys, const std::vector<u
   LookupKeys out;
   out.is_u64 = keys.is_u64();
   size_t n = rows != nullptr ? rows->size() : keys.size();
-  auto row = [&](size_t i) -> size_t { return rows != nullptr ? (*rows)[i] : i; };
+  auto row = [&](size_t i) { return rows != nullptr ? (*rows)[i] : static_cast<uint32_t>(i); };
+  // (key, request row) sorted, then the first entry of each key: its smallest row.
+  auto build = [&](auto key_at, auto* sorted_keys) {
+    using K = decltype(key_at(0));
+    std::vector<std::pair<K, uint32_t>> e(n);
+    for (size_t i = 0; i < n; ++i) e[i] = {key_at(row(i)), row(i)};
+    std::sort(e.begin(), e.end());
+    for (size_t i = 0; i < n; ++i) {
+      if (i > 0 && e[i].first == e[i - 1].first) continue;
+      sorted_keys->emplace_back(e[i].first);
+      out.first.push_back(e[i].second);
+    }
+  };
   if (out.is_u64) {
-    out.u64.resize(n);
-    for (size_t i = 0; i < n; ++i) out.u64[i] = keys.u64()[row(i)];
-    std::sort(out.u64.begin(), out.u64.end());
-    out.u64.erase(std::unique(out.u64.begin(), out.u64.end()), out.u64.end());
+    build([&](uint32_t r) { return keys.u64()[r]; }, &out.u64);
   } else {
-    out.bytes.resize(n);
-    for (size_t i = 0; i < n; ++i) out.bytes[i] = std::string(keys.bytes(row(i)));
-    std::sort(out.bytes.begin(), out.bytes.end());
-    out.bytes.erase(std::unique(out.bytes.begin(), out.bytes.end()), out.bytes.end());
+    build([&](uint32_t r) { return keys.bytes(r); }, &out.bytes);
   }
   return out;
 }
 
 Result<MergeResult> Lookup(const std::vector<ReadFile>& files, const LookupKeys& keys,
-                           const std::vector<std::string>& columns, TableOptions o) {
+                           const std::vector<std::string>& columns, TableOptions o,
+                           std::vector<uint32_t>* key_of) {
+  if (key_of != nullptr) key_of->clear();
   LAMINA_RETURN_IF_ERROR(Validate(&o));
   Request req;
   LAMINA_RETURN_IF_ERROR(ResolveRequest(o, columns, &req));
@@ -507,7 +530,7 @@ Result<MergeResult> Lookup(const std::vector<ReadFile>& files, const LookupKeys&
   if (hit.empty()) return EmptyResult(req);
   MergeResult result;
   result.schema = req.schema;
-  LAMINA_RETURN_IF_ERROR(FoldRuns(hit, o, req, &result));
+  LAMINA_RETURN_IF_ERROR(FoldRuns(hit, o, req, keys, &result, key_of));
   return result;
 }
 
@@ -957,18 +980,25 @@ Result<MergeResult> TakeSplits(const std::vector<TakeSplit>& splits,
     row[j] = static_cast<uint32_t>(std::lower_bound(want.begin(), want.end(), local_of[j]) -
                                    want.begin());
   }
+  return GatherParts(parts, req.schema, run, row);
+}
+
+Result<MergeResult> GatherParts(const std::vector<MergeResult>& parts, const Schema& schema,
+                                const std::vector<uint32_t>& run,
+                                const std::vector<uint32_t>& row) {
+  size_t ncols = schema.fields.size(), m = run.size();
   MergeResult result;
-  result.schema = req.schema;
-  result.columns.resize(columns.size());
-  LAMINA_RETURN_IF_ERROR(ParallelFor(columns.size(), [&](size_t i) -> Status {
+  result.schema = schema;
+  result.columns.resize(ncols);
+  LAMINA_RETURN_IF_ERROR(ParallelFor(ncols, [&](size_t i) -> Status {
     std::vector<ArrayView> views(parts.size());
     std::vector<const ArrayView*> src(parts.size(), nullptr);
     for (size_t q = 0; q < parts.size(); ++q) {
-      if (parts[q].columns.size() != columns.size()) continue;  // a part with no rows wanted
+      if (parts[q].columns.size() != ncols) continue;  // a part with no rows wanted
       views[q] = merge::ViewOf(parts[q].columns[i]);
       src[q] = &views[q];
     }
-    return merge::GatherRuns(req.schema.fields[i].type, src, run.data(), row.data(), m,
+    return merge::GatherRuns(schema.fields[i].type, src, run.data(), row.data(), m,
                              &result.columns[i]);
   }));
   result.length = static_cast<int64_t>(m);

@@ -32,18 +32,22 @@ struct LookupKeys {
   bool is_u64 = false;         // the fast path of a one-integer-column key (merge/key.h)
   std::vector<uint64_t> u64;   // is_u64
   std::vector<std::string> bytes;  // !is_u64
+  std::vector<uint32_t> first;  // first[j]: the first request row that asked for key j
   size_t size() const { return is_u64 ? u64.size() : bytes.size(); }
 };
 
-// Sorts and de-duplicates rows `rows` of `keys` (all rows if `rows` is null).
+// Sorts and de-duplicates rows `rows` of `keys` (all rows if `rows` is null); a key's
+// `first` is the smallest of its rows.
 LookupKeys MakeLookupKeys(const merge::NormalizedKeys& keys, const std::vector<uint32_t>* rows);
 
 // The current rows of `keys` among the files of one bucket (ReadFile as for MergeRead:
 // any order, priorities as the merged read uses them). Keys absent from every file, or
 // deleted, are absent from the result; the result is sorted by key. Files are searched
-// in parallel. REQUIRES: as MergeRead.
+// in parallel. `key_of`, if given, receives for each result row the index of its key in
+// `keys`. REQUIRES: as MergeRead.
 Result<MergeResult> Lookup(const std::vector<ReadFile>& files, const LookupKeys& keys,
-                           const std::vector<std::string>& columns, TableOptions options);
+                           const std::vector<std::string>& columns, TableOptions options,
+                           std::vector<uint32_t>* key_of = nullptr);
 
 struct TakeFile {
   std::string path;
@@ -79,6 +83,12 @@ struct TakeSplit {
 Result<MergeResult> TakeSplits(const std::vector<TakeSplit>& splits,
                                const std::vector<std::string>& columns, TableOptions options,
                                const int64_t* positions, size_t m);
+
+// Row j of the result is row row[j] of parts[run[j]], with the columns of `schema`
+// (which every part that is selected has). REQUIRES: run.size() == row.size().
+Result<MergeResult> GatherParts(const std::vector<MergeResult>& parts, const Schema& schema,
+                                const std::vector<uint32_t>& run,
+                                const std::vector<uint32_t>& row);
 
 // Drops every cached FileReader (their mappings are released once no call uses them).
 void ClearReaderCache();

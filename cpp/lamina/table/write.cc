@@ -96,17 +96,19 @@ class GatherPool {
   std::vector<OwnedArray> cols_;
 };
 
-// A ColumnSource calling a function.
+// A ColumnSource calling a function; `stable`: its views outlive each emit.
 class FnSource : public format::ColumnSource {
  public:
   using Fn = std::function<Status(size_t, int64_t, const Emit&)>;
-  explicit FnSource(Fn fn) : fn_(std::move(fn)) {}
+  FnSource(Fn fn, bool stable) : fn_(std::move(fn)), stable_(stable) {}
   Status Produce(size_t c, int64_t page_rows, const Emit& emit) override {
     return fn_(c, page_rows, emit);
   }
+  bool ViewsOutliveEmit() const override { return stable_; }
 
  private:
   Fn fn_;
+  bool stable_;
 };
 
 // True if idx[0..m) are consecutive rows (the input arrived in key order).
@@ -207,9 +209,7 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
   } else {
     std::vector<uint32_t> group(n);
     for (size_t g = 0; g < n; ++g) {
-      uint64_t h = keys.is_u64() ? merge::KeyHashU64(keys.u64()[g])
-                                 : merge::KeyHash(reinterpret_cast<const uint8_t*>(keys.bytes(g).data()),
-                                                  keys.bytes(g).size());
+      uint64_t h = merge::RowHash(keys, g);
       group[g] = static_cast<uint32_t>((pid.empty() ? 0 : pid[g]) * buckets + h % buckets);
     }
     for (size_t g = 0; g < n; ++g) ++gstart[group[g] + 1];
@@ -407,9 +407,13 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
         raw[t] += len / 8;
       }
       raw[ncols] = len + len / 8;
-      FnSource source([&](size_t t, int64_t page_rows, const format::ColumnSource::Emit& emit) {
-        return produce(a, len, &cols, t, page_rows, emit);
-      });
+      // In place, every piece is a slice of the input or of `fixed`: the file writer
+      // gathers small input batches into full pages without copying them first.
+      FnSource source(
+          [&](size_t t, int64_t page_rows, const format::ColumnSource::Emit& emit) {
+            return produce(a, len, &cols, t, page_rows, emit);
+          },
+          /*stable=*/in_place);
       LAMINA_ASSIGN_OR_RETURN(format::WriteResult wr,
                               format::WriteFile(abs, file_schema, len, raw, &source, wo));
       f.file_size = wr.file_size;
