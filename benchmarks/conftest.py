@@ -24,15 +24,21 @@ from benchutil import FileCache
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lamina benchmarks")
-    group.addoption("--w1-rows", type=int, default=1_000_000,
-                    help="rows of the W1 base table written as one file")
-    group.addoption("--decode-rows", type=int, default=1_000_000,
-                    help="values per Decode column")
-    group.addoption("--wide-columns", type=int, default=10_000,
-                    help="columns of the wide table")
+    group.addoption(
+        "--w1-rows",
+        type=int,
+        default=1_000_000,
+        help="rows of the W1 base table written as one file",
+    )
+    group.addoption("--decode-rows", type=int, default=1_000_000, help="values per Decode column")
+    group.addoption("--wide-columns", type=int, default=10_000, help="columns of the wide table")
     group.addoption("--wide-rows", type=int, default=1_000, help="rows of the wide table")
-    group.addoption("--bench-rounds", type=int, default=None,
-                    help="timed rounds per benchmark (default: per suite)")
+    group.addoption(
+        "--bench-rounds",
+        type=int,
+        default=None,
+        help="timed rounds per benchmark (default: per suite)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +49,10 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def bench_opts(request: pytest.FixtureRequest) -> dict[str, Any]:
     c = request.config
-    return {k: c.getoption(k) for k in
-            ("w1_rows", "decode_rows", "wide_columns", "wide_rows", "bench_rounds")}
+    return {
+        k: c.getoption(k)
+        for k in ("w1_rows", "decode_rows", "wide_columns", "wide_rows", "bench_rounds")
+    }
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ def decode_column(case: str, n_rows: int = 1_000_000, seed: int = DECODE_SEED) -
     rng = np.random.default_rng([seed, list(DECODE_CASES).index(case)])
     arr: pa.Array
     if case.startswith("int_k"):
-        k = int(case[len("int_k"):])
+        k = int(case[len("int_k") :])
         arr = pa.array(rng.integers(0, 1 << k, n_rows, dtype=np.int64))
     elif case == "sorted_ids":
         arr = pa.array(np.cumsum(rng.integers(1, 8, n_rows, dtype=np.int64)))
@@ -72,15 +72,19 @@ def wide_table(n_columns: int = 10_000, n_rows: int = 1_000, seed: int = WIDE_SE
     floats = rng.standard_normal((n_columns - n_int, n_rows), dtype=np.float32)
     width = len(str(n_columns - 1))
     names = [f"c{i:0{width}d}" for i in range(n_columns)]
-    cols = [pa.array(ints[i // 2]) if i % 2 == 0 else pa.array(floats[i // 2])
-            for i in range(n_columns)]
+    cols = [
+        pa.array(ints[i // 2]) if i % 2 == 0 else pa.array(floats[i // 2]) for i in range(n_columns)
+    ]
     return pa.Table.from_arrays(cols, names=names)
 
 
 def wide_columns_to_read(table_or_names: pa.Table | list[str], k: int = 5) -> list[str]:
     """``k`` column names spread evenly over the table, ints and floats mixed."""
-    names = (table_or_names.column_names if isinstance(table_or_names, pa.Table)
-             else list(table_or_names))
+    names = (
+        table_or_names.column_names
+        if isinstance(table_or_names, pa.Table)
+        else list(table_or_names)
+    )
     n = len(names)
     picks = sorted({min(n - 1, (i * n) // k + i % 2) for i in range(k)})
     return [names[i] for i in picks]

@@ -71,11 +71,27 @@ from w1 import DEFAULT_SEED, W1Scale, base_table, upsert_batches
 
 PROJECTION = ["user_id", "dense_0", "seq_items"]
 COMPARE_COLUMNS = ["user_id", "ts", "cat_3", "dense_0", "seq_items", "country"]
-DEFAULT_SYSTEMS = ["parquet+duckdb", "lamina-fsync", "lamina", "lance", "deltalake",
-                   "parquet+polars", "pypaimon"]
+DEFAULT_SYSTEMS = [
+    "parquet+duckdb",
+    "lamina-fsync",
+    "lamina",
+    "lance",
+    "deltalake",
+    "parquet+polars",
+    "pypaimon",
+]
 SMALL_SCALE_SYSTEMS = {"pypaimon"}  # run at --paimon-scale unless it equals --scale
-METRICS = ["ingest", "size", "merged read", "3-col projection", "take 1,000 rows",
-           "lookup 1,000 keys", "compaction", "size compacted", "read compacted"]
+METRICS = [
+    "ingest",
+    "size",
+    "merged read",
+    "3-col projection",
+    "take 1,000 rows",
+    "lookup 1,000 keys",
+    "compaction",
+    "size compacted",
+    "read compacted",
+]
 SIZE_METRICS = {"size", "size compacted"}
 # For a peer without compaction, lamina's compacted figures are compared with the
 # peer's only state.
@@ -117,8 +133,11 @@ def _first_diff(got: pa.Table, want: pa.Table) -> str:
         if a.type != b.type:
             b = b.cast(a.type)
         if not a.equals(b):
-            ne = pc.invert(pc.fill_null(pc.equal(a, b), False)) if not pa.types.is_list(
-                a.type) else None
+            ne = (
+                pc.invert(pc.fill_null(pc.equal(a, b), False))
+                if not pa.types.is_list(a.type)
+                else None
+            )
             where = "" if ne is None else f" first at row {pc.index(ne, True).as_py()}"
             return f"column {c} differs{where}"
     return ""
@@ -146,27 +165,42 @@ def measure(fn: Any, k: int) -> tuple[float, int, Any]:
     return best_of(fn, k, min_time=0.0 if k <= 3 else 0.3)
 
 
-def run_system(run: Run, sys_: TableSystem, name: str, scale: float, root: str,
-               base: pa.Table, batches: list[pa.Table], keys: np.ndarray,
-               positions: np.ndarray, ref: pa.Table | None, repeat: int,
-               ingest_only: bool) -> pa.Table | None:
+def run_system(
+    run: Run,
+    sys_: TableSystem,
+    name: str,
+    scale: float,
+    root: str,
+    base: pa.Table,
+    batches: list[pa.Table],
+    keys: np.ndarray,
+    positions: np.ndarray,
+    ref: pa.Table | None,
+    repeat: int,
+    ingest_only: bool,
+) -> pa.Table | None:
     """Measures one system; returns its sorted merged read (COMPARE_COLUMNS) for use as
     the reference when ``ref`` is None (the first system), else None."""
     res = Result(name, scale, notes=sys_.notes)
     run.results.append(res)
     path = os.path.join(root, name.replace("+", "_"))
     s = W1Scale.scaled(scale)
-    print(f"\n== {name} (scale {scale}: {s.rows_in:,} rows in, "
-          f"{s.distinct_keys:,} distinct keys)", flush=True)
+    print(
+        f"\n== {name} (scale {scale}: {s.rows_in:,} rows in, {s.distinct_keys:,} distinct keys)",
+        flush=True,
+    )
     out = None
     try:
         t0 = time.perf_counter()
         sys_.ingest(path, base, batches)
         res.metrics["ingest"] = time.perf_counter() - t0
         res.metrics["size"] = path_size(path)
-        print(f"  ingest {res.metrics['ingest']:.2f} s "
-              f"({s.rows_in / res.metrics['ingest'] / 1e6:.2f} M rows/s), "
-              f"size {res.metrics['size'] / 2**20:.1f} MiB", flush=True)
+        print(
+            f"  ingest {res.metrics['ingest']:.2f} s "
+            f"({s.rows_in / res.metrics['ingest'] / 1e6:.2f} M rows/s), "
+            f"size {res.metrics['size'] / 2**20:.1f} MiB",
+            flush=True,
+        )
         if ingest_only:
             return None
         warm_page_cache(path)
@@ -178,8 +212,11 @@ def run_system(run: Run, sys_: TableSystem, name: str, scale: float, root: str,
             return result
 
         merged = timed("merged read", lambda: sys_.read(path, None), repeat)
-        run.check(f"{name}: merged read rows", merged.num_rows == s.distinct_keys,
-                  f"{merged.num_rows:,} rows, want {s.distinct_keys:,}")
+        run.check(
+            f"{name}: merged read rows",
+            merged.num_rows == s.distinct_keys,
+            f"{merged.num_rows:,} rows, want {s.distinct_keys:,}",
+        )
         n_keys = pc.count_distinct(merged.column(KEY)).as_py()
         run.check(f"{name}: distinct keys", n_keys == s.distinct_keys, f"{n_keys:,}")
         mine = _sorted(merged, COMPARE_COLUMNS)
@@ -195,14 +232,18 @@ def run_system(run: Run, sys_: TableSystem, name: str, scale: float, root: str,
         del mine
 
         proj = timed("3-col projection", lambda: sys_.read(path, PROJECTION), repeat + 2)
-        run.check(f"{name}: projection rows", proj.num_rows == s.distinct_keys
-                  and proj.column_names == PROJECTION, f"{proj.num_rows:,} rows")
+        run.check(
+            f"{name}: projection rows",
+            proj.num_rows == s.distinct_keys and proj.column_names == PROJECTION,
+            f"{proj.num_rows:,} rows",
+        )
         del proj
 
         def check_take(label: str) -> None:
             got = sys_.take(path, positions)
             ok = got.num_rows == len(positions) and pc.count_distinct(
-                got.column(KEY)).as_py() == len(positions)
+                got.column(KEY)
+            ).as_py() == len(positions)
             diff = "" if ok else f"{got.num_rows} rows"
             if ok:
                 mine = _sorted(got, [KEY, "ts"])
@@ -213,8 +254,7 @@ def run_system(run: Run, sys_: TableSystem, name: str, scale: float, root: str,
         check_take("take")
 
         got = timed("lookup 1,000 keys", lambda: sys_.lookup(path, keys, None), repeat + 2)
-        diff = _first_diff(_sorted(got, [KEY, "ts"]),
-                           _current(reference, pa.array(keys)))
+        diff = _first_diff(_sorted(got, [KEY, "ts"]), _current(reference, pa.array(keys)))
         run.check(f"{name}: lookup returns the keys' latest rows", not diff, diff)
         del got
 
@@ -223,16 +263,18 @@ def run_system(run: Run, sys_: TableSystem, name: str, scale: float, root: str,
             sys_.compact(path)
             res.metrics["compaction"] = time.perf_counter() - t0
             res.metrics["size compacted"] = path_size(path)
-            print(f"  compaction {res.metrics['compaction']:.2f} s -> "
-                  f"{res.metrics['size compacted'] / 2**20:.1f} MiB", flush=True)
+            print(
+                f"  compaction {res.metrics['compaction']:.2f} s -> "
+                f"{res.metrics['size compacted'] / 2**20:.1f} MiB",
+                flush=True,
+            )
             warm_page_cache(path)
             merged = timed("read compacted", lambda: sys_.read(path, None), repeat)
             mine = _sorted(merged, COMPARE_COLUMNS)
             del merged
             cols = COMPARE_COLUMNS if name.startswith("lamina") else [KEY, "ts"]
             diff = _first_diff(mine.select(cols), reference.select(cols))
-            run.check(f"{name}: read after compaction == reference on {cols}", not diff,
-                      diff)
+            run.check(f"{name}: read after compaction == reference on {cols}", not diff, diff)
             del mine
             if name.startswith("lamina"):
                 timed("take compacted", lambda: sys_.take(path, positions), repeat + 2)
@@ -255,8 +297,9 @@ def _fmt(metric: str, v: float | None) -> str:
     return f"{v * 1e3:.1f} ms" if v < 1 else f"{v:.2f} s"
 
 
-def ratio_rows(results: list[Result], scale: float,
-               lamina_name: str = "lamina") -> list[dict[str, Any]]:
+def ratio_rows(
+    results: list[Result], scale: float, lamina_name: str = "lamina"
+) -> list[dict[str, Any]]:
     """Per metric and peer: lamina's value, the peer's and the ratio."""
     lam = next((r for r in results if r.system == lamina_name), None)
     out: list[dict[str, Any]] = []
@@ -272,8 +315,17 @@ def ratio_rows(results: list[Result], scale: float,
             ratio = None
             if lv and pv:
                 ratio = lv / pv if m in SIZE_METRICS else pv / lv
-            out.append({"scale": scale, "metric": m, "lamina": lv, "peer": p.system,
-                        "peer_value": pv, "peer_metric": compared, "ratio": ratio})
+            out.append(
+                {
+                    "scale": scale,
+                    "metric": m,
+                    "lamina": lv,
+                    "peer": p.system,
+                    "peer_value": pv,
+                    "peer_metric": compared,
+                    "ratio": ratio,
+                }
+            )
     return out
 
 
@@ -291,16 +343,23 @@ def print_table(results: list[Result], rows: list[dict[str, Any]]) -> None:
             r = next((r for r in mine if r["peer"] == p), None)
             pv = None if r is None else r["peer_value"]
             note = "*" if r is not None and r["peer_metric"] != m and pv is not None else ""
-            cells += [("ERROR" if pv is None and p in errors else _fmt(m, pv)) + note,
-                      "-" if r is None or r["ratio"] is None else f"{r['ratio']:.2f}x"]
+            cells += [
+                ("ERROR" if pv is None and p in errors else _fmt(m, pv)) + note,
+                "-" if r is None or r["ratio"] is None else f"{r['ratio']:.2f}x",
+            ]
         table.append(cells)
     if not table:
         return
     widths = [max(len(header[i]), *(len(r[i]) for r in table)) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
-                                 for i, c in enumerate(cells)) + " |"
+        return (
+            "| "
+            + " | ".join(
+                c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells)
+            )
+            + " |"
+        )
 
     print(line(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -310,8 +369,9 @@ def print_table(results: list[Result], rows: list[dict[str, Any]]) -> None:
         print("  * the peer has no compaction: compared with its state after ingest")
 
 
-def write_png(rows: list[dict[str, Any]], scaling: list[dict[str, Any]], path: str,
-              title: str) -> bool:
+def write_png(
+    rows: list[dict[str, Any]], scaling: list[dict[str, Any]], path: str, title: str
+) -> bool:
     """Bar chart of the ratios per metric and peer (log scale), plus scaling lines."""
     try:
         import matplotlib
@@ -347,11 +407,18 @@ def write_png(rows: list[dict[str, Any]], scaling: list[dict[str, Any]], path: s
     ax.legend(fontsize=8)
     if scaling:
         ax2 = axes[0][1]
-        for (sysname, metric) in dict.fromkeys((r["system"], r["metric"]) for r in scaling):
-            pts = sorted((r["rows_in"], r["seconds"]) for r in scaling
-                         if r["system"] == sysname and r["metric"] == metric)
-            ax2.plot([p[0] / 1e6 for p in pts], [p[1] for p in pts], marker="o",
-                     label=f"{sysname} {metric}")
+        for sysname, metric in dict.fromkeys((r["system"], r["metric"]) for r in scaling):
+            pts = sorted(
+                (r["rows_in"], r["seconds"])
+                for r in scaling
+                if r["system"] == sysname and r["metric"] == metric
+            )
+            ax2.plot(
+                [p[0] / 1e6 for p in pts],
+                [p[1] for p in pts],
+                marker="o",
+                label=f"{sysname} {metric}",
+            )
         ax2.set_xlim(left=0)
         ax2.set_ylim(bottom=0)
         ax2.set_xlabel("rows in (millions)")
@@ -366,14 +433,17 @@ def write_png(rows: list[dict[str, Any]], scaling: list[dict[str, Any]], path: s
     return True
 
 
-def generate(scale: float, lookup_keys: int) -> tuple[pa.Table, list[pa.Table], np.ndarray,
-                                                      np.ndarray]:
+def generate(
+    scale: float, lookup_keys: int
+) -> tuple[pa.Table, list[pa.Table], np.ndarray, np.ndarray]:
     s = W1Scale.scaled(scale)
     t0 = time.perf_counter()
     base = base_table(s.base_rows, DEFAULT_SEED)
     batches = list(upsert_batches(s.base_rows, DEFAULT_SEED, s.n_batches, s.batch_rows))
-    print(f"\n-- scale {scale}: generated {s.rows_in:,} rows in "
-          f"{time.perf_counter() - t0:.1f} s", flush=True)
+    print(
+        f"\n-- scale {scale}: generated {s.rows_in:,} rows in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
     rng = np.random.default_rng([DEFAULT_SEED, 99])
     n = min(lookup_keys, s.distinct_keys)
     keys = rng.choice(s.distinct_keys, size=n, replace=False).astype(np.int64)
@@ -381,14 +451,32 @@ def generate(scale: float, lookup_keys: int) -> tuple[pa.Table, list[pa.Table], 
     return base, batches, keys, positions
 
 
-def run_group(run: Run, systems: dict[str, TableSystem], names: list[str], scale: float,
-              root: str, args: argparse.Namespace) -> list[Result]:
+def run_group(
+    run: Run,
+    systems: dict[str, TableSystem],
+    names: list[str],
+    scale: float,
+    root: str,
+    args: argparse.Namespace,
+) -> list[Result]:
     base, batches, keys, positions = generate(scale, args.lookup_keys)
     ref = None
     n_before = len(run.results)
     for n in names:
-        got = run_system(run, systems[n], n, scale, root, base, batches, keys, positions,
-                         ref, args.repeat, ingest_only=(n == "lamina-fsync"))
+        got = run_system(
+            run,
+            systems[n],
+            n,
+            scale,
+            root,
+            base,
+            batches,
+            keys,
+            positions,
+            ref,
+            args.repeat,
+            ingest_only=(n == "lamina-fsync"),
+        )
         if ref is None and got is not None:
             ref = got
     del base, batches, ref
@@ -396,8 +484,9 @@ def run_group(run: Run, systems: dict[str, TableSystem], names: list[str], scale
     return run.results[n_before:]
 
 
-def scaling_rows(run: Run, systems: dict[str, TableSystem], names: list[str],
-                 scales: list[float], root: str) -> list[dict[str, Any]]:
+def scaling_rows(
+    run: Run, systems: dict[str, TableSystem], names: list[str], scales: list[float], root: str
+) -> list[dict[str, Any]]:
     """Ingest, merged read (best of 2) and full compaction at each scale.
 
     Every system ingests first; the generated input is freed before the reads, so that
@@ -406,8 +495,15 @@ def scaling_rows(run: Run, systems: dict[str, TableSystem], names: list[str],
     out: list[dict[str, Any]] = []
 
     def record(n: str, scale: float, metric: str, sec: float) -> None:
-        out.append({"system": n, "scale": scale, "rows_in": W1Scale.scaled(scale).rows_in,
-                    "metric": metric, "seconds": sec})
+        out.append(
+            {
+                "system": n,
+                "scale": scale,
+                "rows_in": W1Scale.scaled(scale).rows_in,
+                "metric": metric,
+                "seconds": sec,
+            }
+        )
 
     for scale in scales:
         s = W1Scale.scaled(scale)
@@ -441,15 +537,22 @@ def scaling_rows(run: Run, systems: dict[str, TableSystem], names: list[str],
                     del merged
                     gc.collect()
                 record(n, scale, "merged read", read)
-                run.check(f"scaling {n} @ {scale}: merged read rows", rows == s.distinct_keys,
-                          f"{rows:,}")
+                run.check(
+                    f"scaling {n} @ {scale}: merged read rows", rows == s.distinct_keys, f"{rows:,}"
+                )
                 if sys_.compact is not None:
                     t0 = time.perf_counter()
                     sys_.compact(path)
                     record(n, scale, "compaction", time.perf_counter() - t0)
-                print(f"  {n} @ scale {scale}: " + ", ".join(
-                    f"{r['metric']} {r['seconds']:.2f} s" for r in out
-                    if r["system"] == n and r["scale"] == scale), flush=True)
+                print(
+                    f"  {n} @ scale {scale}: "
+                    + ", ".join(
+                        f"{r['metric']} {r['seconds']:.2f} s"
+                        for r in out
+                        if r["system"] == n and r["scale"] == scale
+                    ),
+                    flush=True,
+                )
             except Exception as e:
                 print(f"  {n} @ scale {scale}: ERROR {type(e).__name__}: {e}")
                 traceback.print_exc()
@@ -460,10 +563,15 @@ def scaling_rows(run: Run, systems: dict[str, TableSystem], names: list[str],
 
 
 def print_scaling(rows: list[dict[str, Any]]) -> None:
-    print("\nScaling (seconds per million rows in; growth = cost per row relative to the "
-          "smallest scale, 1.00 = linear)")
-    print("| system | metric | " + " | ".join(
-        f"scale {s:g}" for s in sorted({r['scale'] for r in rows})) + " |")
+    print(
+        "\nScaling (seconds per million rows in; growth = cost per row relative to the "
+        "smallest scale, 1.00 = linear)"
+    )
+    print(
+        "| system | metric | "
+        + " | ".join(f"scale {s:g}" for s in sorted({r["scale"] for r in rows}))
+        + " |"
+    )
     scales = sorted({r["scale"] for r in rows})
     print("|---|---|" + "---|" * len(scales))
     for key in dict.fromkeys((r["system"], r["metric"]) for r in rows):
@@ -476,8 +584,11 @@ def print_scaling(rows: list[dict[str, Any]]) -> None:
                 cells.append("-")
                 continue
             per = r["seconds"] / (r["rows_in"] / 1e6)
-            growth = "" if first is None else (
-                f" ({per / (first['seconds'] / (first['rows_in'] / 1e6)):.2f})")
+            growth = (
+                ""
+                if first is None
+                else (f" ({per / (first['seconds'] / (first['rows_in'] / 1e6)):.2f})")
+            )
             cells.append(f"{r['seconds']:.2f} s = {per:.3f} s/M{growth}")
         print(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
 
@@ -485,15 +596,28 @@ def print_scaling(rows: list[dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
-                    help="comma-separated, from " + ", ".join(DEFAULT_SYSTEMS)
-                    + " (parquet+duckdb is the reference and always runs first)")
-    ap.add_argument("--paimon-scale", type=float, default=0.2,
-                    help="scale for pypaimon (and a paired lamina run)")
-    ap.add_argument("--delta-scale", type=float, default=None,
-                    help="run deltalake (and lamina again, paired) at this smaller scale")
-    ap.add_argument("--scaling", default="",
-                    help="comma-separated scales for the scaling run, e.g. 1,2,4")
+    ap.add_argument(
+        "--systems",
+        default=",".join(DEFAULT_SYSTEMS),
+        help="comma-separated, from "
+        + ", ".join(DEFAULT_SYSTEMS)
+        + " (parquet+duckdb is the reference and always runs first)",
+    )
+    ap.add_argument(
+        "--paimon-scale",
+        type=float,
+        default=0.2,
+        help="scale for pypaimon (and a paired lamina run)",
+    )
+    ap.add_argument(
+        "--delta-scale",
+        type=float,
+        default=None,
+        help="run deltalake (and lamina again, paired) at this smaller scale",
+    )
+    ap.add_argument(
+        "--scaling", default="", help="comma-separated scales for the scaling run, e.g. 1,2,4"
+    )
     ap.add_argument("--scaling-systems", default="lamina")
     ap.add_argument("--repeat", type=int, default=3, help="timed rounds of each read")
     ap.add_argument("--lookup-keys", type=int, default=1000)
@@ -509,8 +633,11 @@ def main(argv: list[str] | None = None) -> int:
     scaling_names = [n.strip() for n in args.scaling_systems.split(",") if n.strip()]
 
     mach = machine()
-    print(f"machine: {mach['cpu']}, {mach['cores']} cores, {mach['memory_gib']} GiB, "
-          f"{mach['os']}, Python {mach['python']}", flush=True)
+    print(
+        f"machine: {mach['cpu']}, {mach['cores']} cores, {mach['memory_gib']} GiB, "
+        f"{mach['os']}, Python {mach['python']}",
+        flush=True,
+    )
     systems: dict[str, TableSystem] = {}
     for n in dict.fromkeys(names + (scaling_names if scaling else [])):
         try:
@@ -541,8 +668,9 @@ def main(argv: list[str] | None = None) -> int:
             groups[sc] = run_group(run, systems, paired, sc, root, args)
         report(groups, [], run, mach, vers, args, argv)
         if scaling:
-            scale_rows = scaling_rows(run, systems, [n for n in scaling_names if n in systems],
-                                      scaling, root)
+            scale_rows = scaling_rows(
+                run, systems, [n for n in scaling_names if n in systems], scaling, root
+            )
             report(groups, scale_rows, run, mach, vers, args, argv)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -550,19 +678,29 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed or any(r.error for r in run.results) else 0
 
 
-def report(groups: dict[float, list[Result]], scale_rows: list[dict[str, Any]], run: Run,
-           mach: dict[str, Any], vers: dict[str, str], args: argparse.Namespace,
-           argv: list[str] | None) -> list[dict[str, Any]]:
+def report(
+    groups: dict[float, list[Result]],
+    scale_rows: list[dict[str, Any]],
+    run: Run,
+    mach: dict[str, Any],
+    vers: dict[str, str],
+    args: argparse.Namespace,
+    argv: list[str] | None,
+) -> list[dict[str, Any]]:
     """Prints the tables and writes the JSON and the chart (again after the scaling run,
     so a failure there keeps the main results)."""
     all_rows: list[dict[str, Any]] = []
     for scale, results in groups.items():
         s = W1Scale.scaled(scale)
-        print(f"\nW1 tables — scale {scale} ({s.base_rows:,} base + {s.n_batches} x "
-              f"{s.batch_rows:,} upserts = {s.rows_in:,} rows in, {s.distinct_keys:,} "
-              f"distinct keys) — {mach['cpu']}, {mach['cores']} cores")
-        print("ratios: peer/lamina for times (>1: lamina faster), lamina/peer for sizes "
-              "(<1: lamina smaller); lamina: write.sync=false")
+        print(
+            f"\nW1 tables — scale {scale} ({s.base_rows:,} base + {s.n_batches} x "
+            f"{s.batch_rows:,} upserts = {s.rows_in:,} rows in, {s.distinct_keys:,} "
+            f"distinct keys) — {mach['cpu']}, {mach['cores']} cores"
+        )
+        print(
+            "ratios: peer/lamina for times (>1: lamina faster), lamina/peer for sizes "
+            "(<1: lamina smaller); lamina: write.sync=false"
+        )
         rows = ratio_rows(results, scale)
         print_table(results, rows)
         all_rows += rows
@@ -572,11 +710,15 @@ def report(groups: dict[float, list[Result]], scale_rows: list[dict[str, Any]], 
         fs = next((r for r in results if r.system == "lamina-fsync"), None)
         lm = next((r for r in results if r.system == "lamina"), None)
         if fs and lm and "ingest" in fs.metrics and "ingest" in lm.metrics:
-            print(f"  lamina ingest with fsync (write.sync=true): {fs.metrics['ingest']:.2f} s"
-                  f" vs {lm.metrics['ingest']:.2f} s without")
+            print(
+                f"  lamina ingest with fsync (write.sync=true): {fs.metrics['ingest']:.2f} s"
+                f" vs {lm.metrics['ingest']:.2f} s without"
+            )
         if lm and "take compacted" in lm.metrics:
-            print(f"  lamina take of 1,000 rows after compaction: "
-                  f"{_fmt('take', lm.metrics['take compacted'])}")
+            print(
+                f"  lamina take of 1,000 rows after compaction: "
+                f"{_fmt('take', lm.metrics['take compacted'])}"
+            )
     if scale_rows:
         print_scaling(scale_rows)
     failed = [c for c in run.checks if not c["ok"]]
@@ -586,15 +728,27 @@ def report(groups: dict[float, list[Result]], scale_rows: list[dict[str, Any]], 
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump({"machine": mach, "versions": vers,
-                       "command": "python benchmarks/run.py " + " ".join(
-                           sys.argv[1:] if argv is None else argv),
-                       "results": [asdict(r) for r in run.results],
-                       "ratios": all_rows, "scaling": scale_rows, "checks": run.checks},
-                      f, indent=1)
+            json.dump(
+                {
+                    "machine": mach,
+                    "versions": vers,
+                    "command": "python benchmarks/run.py "
+                    + " ".join(sys.argv[1:] if argv is None else argv),
+                    "results": [asdict(r) for r in run.results],
+                    "ratios": all_rows,
+                    "scaling": scale_rows,
+                    "checks": run.checks,
+                },
+                f,
+                indent=1,
+            )
         print(f"wrote {args.json}")
-    if args.png and write_png(all_rows, scale_rows, args.png,
-                              f"lamina vs peers on W1 — {mach['cpu']}, {mach['cores']} cores"):
+    if args.png and write_png(
+        all_rows,
+        scale_rows,
+        args.png,
+        f"lamina vs peers on W1 — {mach['cpu']}, {mach['cores']} cores",
+    ):
         print(f"wrote {args.png}")
     return all_rows
 

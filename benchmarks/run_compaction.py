@@ -59,10 +59,17 @@ def check(what: str, ok: bool, detail: str = "") -> None:
     print(f"  {'ok' if ok else '!! CHECK FAILED'}: {what} {detail}", flush=True)
 
 
-def row(metric: str, lamina: str, peer: str = "", ratio: str = "", target: str = "",
-        ok: bool | None = None) -> None:
-    ROWS.append((metric, lamina, peer, ratio, target,
-                 "" if ok is None else ("yes" if ok else "NO")))
+def row(
+    metric: str,
+    lamina: str,
+    peer: str = "",
+    ratio: str = "",
+    target: str = "",
+    ok: bool | None = None,
+) -> None:
+    ROWS.append(
+        (metric, lamina, peer, ratio, target, "" if ok is None else ("yes" if ok else "NO"))
+    )
 
 
 def mib(n: float) -> str:
@@ -93,20 +100,37 @@ def part_a(root: str, repeat: int) -> None:
     pa_sec, _, _ = best_of(lambda: tc.pyarrow_compact(fx.parquet, out), repeat, min_time=0)
     rows_in = tc.N_RUNS * tc.RUN_ROWS
     print(f"  lamina {best:.3f} s, summary {s}", flush=True)
-    print(f"  pyarrow {pa_sec:.3f} s, parquet in {mib(fx.parquet_bytes)}, "
-          f"out {mib(os.path.getsize(out))}", flush=True)
-    RESULT["a"] = {"lamina_s": best, "pyarrow_s": pa_sec, "summary": s,
-                   "parquet_bytes_in": fx.parquet_bytes,
-                   "parquet_bytes_out": os.path.getsize(out)}
+    print(
+        f"  pyarrow {pa_sec:.3f} s, parquet in {mib(fx.parquet_bytes)}, "
+        f"out {mib(os.path.getsize(out))}",
+        flush=True,
+    )
+    RESULT["a"] = {
+        "lamina_s": best,
+        "pyarrow_s": pa_sec,
+        "summary": s,
+        "parquet_bytes_in": fx.parquet_bytes,
+        "parquet_bytes_out": os.path.getsize(out),
+    }
     name = f"(a) compact {tc.N_RUNS}x{tc.RUN_ROWS // 1000}k rows"
     row(name + " time", f"{best:.3f} s", f"pyarrow {pa_sec:.3f} s", f"{pa_sec / best:.2f}x")
-    row("(a)   rows/s (in)", f"{rows_in / best / 1e6:.2f} M/s",
-        f"{rows_in / pa_sec / 1e6:.2f} M/s", f"{pa_sec / best:.2f}x")
-    row("(a)   bytes/s (in, own files)", f"{s['bytes_in'] / best / 2**20:.0f} MiB/s",
-        f"{fx.parquet_bytes / pa_sec / 2**20:.0f} MiB/s")
-    row("(a)   bytes in -> out", f"{mib(s['bytes_in'])} -> {mib(s['bytes_out'])}",
+    row(
+        "(a)   rows/s (in)",
+        f"{rows_in / best / 1e6:.2f} M/s",
+        f"{rows_in / pa_sec / 1e6:.2f} M/s",
+        f"{pa_sec / best:.2f}x",
+    )
+    row(
+        "(a)   bytes/s (in, own files)",
+        f"{s['bytes_in'] / best / 2**20:.0f} MiB/s",
+        f"{fx.parquet_bytes / pa_sec / 2**20:.0f} MiB/s",
+    )
+    row(
+        "(a)   bytes in -> out",
+        f"{mib(s['bytes_in'])} -> {mib(s['bytes_out'])}",
         f"{mib(fx.parquet_bytes)} -> {mib(os.path.getsize(out))}",
-        f"{s['bytes_out'] / os.path.getsize(out):.2f}x")
+        f"{s['bytes_out'] / os.path.getsize(out):.2f}x",
+    )
     shutil.rmtree(os.path.join(root, "a"))
 
 
@@ -119,8 +143,10 @@ def part_b(root: str, scale: float) -> None:
     from w1 import DEFAULT_SEED, W1Scale, base_table, upsert_batches
 
     s = W1Scale.scaled(scale)
-    print(f"\n== (b) W1 size, scale {scale} ({s.rows_in:,} rows in, "
-          f"{s.distinct_keys:,} keys)", flush=True)
+    print(
+        f"\n== (b) W1 size, scale {scale} ({s.rows_in:,} rows in, {s.distinct_keys:,} keys)",
+        flush=True,
+    )
     base = base_table(s.base_rows, DEFAULT_SEED)
     batches = list(upsert_batches(s.base_rows, DEFAULT_SEED, s.n_batches, s.batch_rows))
     res: dict[str, Any] = {"scale": scale}
@@ -140,9 +166,12 @@ def part_b(root: str, scale: float) -> None:
     res["lamina_compacted"] = path_size(lp)
     n = t.read(columns=["user_id"]).num_rows
     check("lamina W1 rows after compaction", n == s.distinct_keys, f"{n:,}")
-    print(f"  lamina ingest {res['lamina_ingest_s']:.1f} s {mib(res['lamina_ingest'])}, "
-          f"compact {res['lamina_compact_s']:.1f} s, dir {mib(res['lamina_compacted_dir'])}, "
-          f"after expire {mib(res['lamina_compacted'])}", flush=True)
+    print(
+        f"  lamina ingest {res['lamina_ingest_s']:.1f} s {mib(res['lamina_ingest'])}, "
+        f"compact {res['lamina_compact_s']:.1f} s, dir {mib(res['lamina_compacted_dir'])}, "
+        f"after expire {mib(res['lamina_compacted'])}",
+        flush=True,
+    )
     shutil.rmtree(lp)
 
     try:
@@ -169,43 +198,73 @@ def part_b(root: str, scale: float) -> None:
     res["lance_compacted"] = path_size(dp)
     n = lance.dataset(dp).count_rows()
     check("lance W1 rows after compaction", n == s.distinct_keys, f"{n:,}")
-    print(f"  lance ingest {res['lance_ingest_s']:.1f} s {mib(res['lance_ingest'])}, "
-          f"compact_files {res['lance_compact_s']:.1f} s, dir {mib(res['lance_compacted_dir'])}, "
-          f"after cleanup {mib(res['lance_compacted'])}", flush=True)
+    print(
+        f"  lance ingest {res['lance_ingest_s']:.1f} s {mib(res['lance_ingest'])}, "
+        f"compact_files {res['lance_compact_s']:.1f} s, dir {mib(res['lance_compacted_dir'])}, "
+        f"after cleanup {mib(res['lance_compacted'])}",
+        flush=True,
+    )
     shutil.rmtree(dp)
     RESULT["b"] = res
 
     lam, lc = res["lamina_compacted"], res["lance_compacted"]
     sc = f"(b) W1 s={scale:g} size"
-    row(f"{sc} compacted+cleaned", mib(lam), f"lance {mib(lc)}", f"{lam / lc:.2f}x",
-        "<= 0.75x", lam / lc <= 0.75)
-    row(f"{sc} vs lance uncompacted", mib(lam), f"lance {mib(res['lance_ingest'])}",
-        f"{lam / res['lance_ingest']:.2f}x")
-    row(f"{sc} after ingest", mib(res["lamina_ingest"]), f"lance {mib(res['lance_ingest'])}",
-        f"{res['lamina_ingest'] / res['lance_ingest']:.2f}x")
-    row(f"{sc} compacted, old files kept", mib(res["lamina_compacted_dir"]),
+    row(
+        f"{sc} compacted+cleaned",
+        mib(lam),
+        f"lance {mib(lc)}",
+        f"{lam / lc:.2f}x",
+        "<= 0.75x",
+        lam / lc <= 0.75,
+    )
+    row(
+        f"{sc} vs lance uncompacted",
+        mib(lam),
+        f"lance {mib(res['lance_ingest'])}",
+        f"{lam / res['lance_ingest']:.2f}x",
+    )
+    row(
+        f"{sc} after ingest",
+        mib(res["lamina_ingest"]),
+        f"lance {mib(res['lance_ingest'])}",
+        f"{res['lamina_ingest'] / res['lance_ingest']:.2f}x",
+    )
+    row(
+        f"{sc} compacted, old files kept",
+        mib(res["lamina_compacted_dir"]),
         f"lance {mib(res['lance_compacted_dir'])}",
-        f"{res['lamina_compacted_dir'] / res['lance_compacted_dir']:.2f}x")
-    row("(b)   full compaction time", f"{res['lamina_compact_s']:.2f} s",
+        f"{res['lamina_compacted_dir'] / res['lance_compacted_dir']:.2f}x",
+    )
+    row(
+        "(b)   full compaction time",
+        f"{res['lamina_compact_s']:.2f} s",
         f"lance {res['lance_compact_s']:.2f} s",
-        f"{res['lance_compact_s'] / res['lamina_compact_s']:.2f}x")
+        f"{res['lance_compact_s'] / res['lamina_compact_s']:.2f}x",
+    )
 
 
 # ---- (c) -------------------------------------------------------------------------------
 
-SMALL_SCHEMA = pa.schema([pa.field("id", pa.int64(), nullable=False),
-                          pa.field("v", pa.float64()), pa.field("s", pa.string())])
+SMALL_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.int64(), nullable=False),
+        pa.field("v", pa.float64()),
+        pa.field("s", pa.string()),
+    ]
+)
 
 
-def small_commits(path: str, n: int, max_seconds: float | None,
-                  windows: list[tuple[int, float]] | None = None) -> tuple[Any, int, float]:
+def small_commits(
+    path: str, n: int, max_seconds: float | None, windows: list[tuple[int, float]] | None = None
+) -> tuple[Any, int, float]:
     """Creates a table and commits ``n`` small writes (1-2 rows). Returns (table, commits
     made, seconds). With ``max_seconds``, stops at 3,000 if the first 1,000 commits
     project past it."""
     import lamina
 
-    t = lamina.create_table(path, SMALL_SCHEMA, primary_key=["id"], buckets=1,
-                            options={"write.sync": "false"})
+    t = lamina.create_table(
+        path, SMALL_SCHEMA, primary_key=["id"], buckets=1, options={"write.sync": "false"}
+    )
     rng = np.random.default_rng(7)
     sizes = rng.integers(1, 3, n)
     keys = rng.integers(0, 1_000_000, int(sizes.sum()))
@@ -214,21 +273,31 @@ def small_commits(path: str, n: int, max_seconds: float | None,
     done = 0
     for i in range(n):
         k = int(sizes[i])
-        t.write(pa.table({"id": keys[pos:pos + k], "v": rng.standard_normal(k),
-                          "s": [f"x{j}" for j in range(k)]}, schema=SMALL_SCHEMA))
+        t.write(
+            pa.table(
+                {
+                    "id": keys[pos : pos + k],
+                    "v": rng.standard_normal(k),
+                    "s": [f"x{j}" for j in range(k)],
+                },
+                schema=SMALL_SCHEMA,
+            )
+        )
         pos += k
         done = i + 1
         if done % 1000 == 0:
             now = time.perf_counter()
             if windows is not None:
                 windows.append((done, (now - lap) / 1000))
-                print(f"  {done:,} commits, {now - lap:.2f} ms/commit over the last 1,000",
-                      flush=True)
+                print(
+                    f"  {done:,} commits, {now - lap:.2f} ms/commit over the last 1,000", flush=True
+                )
             lap = now
             if max_seconds is not None and done == 1000 and (now - t0) * n / 1000 > max_seconds:
                 n = 3000
-                print(f"  projected {(now - t0) * 10:.0f} s for 10,000: stopping at 3,000",
-                      flush=True)
+                print(
+                    f"  projected {(now - t0) * 10:.0f} s for 10,000: stopping at 3,000", flush=True
+                )
         if done >= n:
             break
     return t, done, time.perf_counter() - t0
@@ -258,26 +327,61 @@ def part_c(root: str, n_commits: int, max_seconds: float, repeat: int) -> None:
     for sn in tN.snapshots():
         kinds[sn.kind] = kinds.get(sn.kind, 0) + 1
     size = path_size(big_path)
-    print(f"  {done:,} commits in {sec:.1f} s ({sec / done * 1e3:.2f} ms/commit); "
-          f"{n_snap:,} snapshots {kinds}; {n_man} manifests, {n_live} live files; "
-          f"dir {mib(size)}", flush=True)
-    print(f"  plan cold: {c10 * 1e3:.2f} ms (10) vs {cN * 1e3:.2f} ms ({done:,}); "
-          f"warm: {w10 * 1e3:.3f} ms vs {wN * 1e3:.3f} ms", flush=True)
-    RESULT["c"] = {"commits": done, "commit_s": sec, "windows_ms": [
-        (d, w * 1e3) for d, w in windows], "plan_cold_10": c10, "plan_warm_10": w10,
-        "plan_cold_n": cN, "plan_warm_n": wN, "manifests": n_man, "live_files": n_live,
-        "snapshots": n_snap, "snapshot_kinds": kinds, "dir_bytes": size,
-        "files_planned_10": f10, "files_planned_n": fN}
+    print(
+        f"  {done:,} commits in {sec:.1f} s ({sec / done * 1e3:.2f} ms/commit); "
+        f"{n_snap:,} snapshots {kinds}; {n_man} manifests, {n_live} live files; "
+        f"dir {mib(size)}",
+        flush=True,
+    )
+    print(
+        f"  plan cold: {c10 * 1e3:.2f} ms (10) vs {cN * 1e3:.2f} ms ({done:,}); "
+        f"warm: {w10 * 1e3:.3f} ms vs {wN * 1e3:.3f} ms",
+        flush=True,
+    )
+    RESULT["c"] = {
+        "commits": done,
+        "commit_s": sec,
+        "windows_ms": [(d, w * 1e3) for d, w in windows],
+        "plan_cold_10": c10,
+        "plan_warm_10": w10,
+        "plan_cold_n": cN,
+        "plan_warm_n": wN,
+        "manifests": n_man,
+        "live_files": n_live,
+        "snapshots": n_snap,
+        "snapshot_kinds": kinds,
+        "dir_bytes": size,
+        "files_planned_10": f10,
+        "files_planned_n": fN,
+    }
     note = "" if done == n_commits else f" (stopped at {done:,}: too slow)"
-    row(f"(c) plan, fresh open: {done:,} vs 10 commits{note}", f"{cN * 1e3:.2f} ms",
-        f"10 commits {c10 * 1e3:.2f} ms", f"{cN / c10:.2f}x", "<= 2x", cN / c10 <= 2)
-    row(f"(c) plan, warm Table: {done:,} vs 10 commits", f"{wN * 1e3:.3f} ms",
-        f"10 commits {w10 * 1e3:.3f} ms", f"{wN / w10:.2f}x", "<= 2x", wN / w10 <= 2)
+    row(
+        f"(c) plan, fresh open: {done:,} vs 10 commits{note}",
+        f"{cN * 1e3:.2f} ms",
+        f"10 commits {c10 * 1e3:.2f} ms",
+        f"{cN / c10:.2f}x",
+        "<= 2x",
+        cN / c10 <= 2,
+    )
+    row(
+        f"(c) plan, warm Table: {done:,} vs 10 commits",
+        f"{wN * 1e3:.3f} ms",
+        f"10 commits {w10 * 1e3:.3f} ms",
+        f"{wN / w10:.2f}x",
+        "<= 2x",
+        wN / w10 <= 2,
+    )
     first, last = windows[0][1] if windows else sec / done, windows[-1][1] if windows else 0
-    row(f"(c) commit cost, {done:,} commits", f"{sec / done * 1e3:.2f} ms/commit",
-        f"first 1k {first * 1e3:.2f}, last 1k {last * 1e3:.2f} ms")
-    row("(c) state at the end", f"{n_man} manifests, {n_live} live files",
-        f"{n_snap:,} snapshots, {mib(size)}")
+    row(
+        f"(c) commit cost, {done:,} commits",
+        f"{sec / done * 1e3:.2f} ms/commit",
+        f"first 1k {first * 1e3:.2f}, last 1k {last * 1e3:.2f} ms",
+    )
+    row(
+        "(c) state at the end",
+        f"{n_man} manifests, {n_live} live files",
+        f"{n_snap:,} snapshots, {mib(size)}",
+    )
 
 
 # ---- main ------------------------------------------------------------------------------
@@ -307,16 +411,20 @@ def main(argv: list[str] | None = None) -> int:
     import lamina
 
     m = machine()
-    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; "
-          f"lamina {lamina.__version__}, pyarrow {pa.__version__}", flush=True)
+    print(
+        f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; "
+        f"lamina {lamina.__version__}, pyarrow {pa.__version__}",
+        flush=True,
+    )
     parts = set(args.only.split(","))
     root = tempfile.mkdtemp(prefix="lamina-compaction-", dir=args.dir)
     started = time.perf_counter()
     try:
-        for name, fn in (("a", lambda: part_a(root, args.repeat)),
-                         ("b", lambda: part_b(root, args.scale)),
-                         ("c", lambda: part_c(root, args.commits, args.max_commit_seconds,
-                                              max(args.repeat, 5)))):
+        for name, fn in (
+            ("a", lambda: part_a(root, args.repeat)),
+            ("b", lambda: part_b(root, args.scale)),
+            ("c", lambda: part_c(root, args.commits, args.max_commit_seconds, max(args.repeat, 5))),
+        ):
             if name in parts:
                 try:
                     fn()
@@ -328,8 +436,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print_table()
-    print(f"\n(total {time.perf_counter() - started:.0f} s; ratios: peer/lamina for times, "
-          "lamina/peer for sizes, many/10 commits for planning)")
+    print(
+        f"\n(total {time.perf_counter() - started:.0f} s; ratios: peer/lamina for times, "
+        "lamina/peer for sizes, many/10 commits for planning)"
+    )
     failed = [c for c in CHECKS if not c[1]]
     if failed:
         print("FAILED checks: " + "; ".join(f"{w} {d}" for w, _, d in failed))

@@ -68,8 +68,9 @@ class Run:
             print(f"  !! CHECK FAILED: {what} {detail}", flush=True)
 
 
-def best_of(fn: Callable[[], Any], k: int, min_time: float = 0.3,
-            max_rounds: int = 50) -> tuple[float, int, Any]:
+def best_of(
+    fn: Callable[[], Any], k: int, min_time: float = 0.3, max_rounds: int = 50
+) -> tuple[float, int, Any]:
     """Runs ``fn`` once untimed, then at least ``k`` times and until ``min_time`` seconds
     are spent (at most ``max_rounds``), so that millisecond operations get enough tries
     on a noisy machine. Returns (fastest seconds, rounds, last result)."""
@@ -103,9 +104,15 @@ def write(run: Run, sys_: System, path: str, table: pa.Table) -> int | None:
     return size
 
 
-def measure(run: Run, workload: str, sys_: System, size: int | None,
-            variants: dict[str, Callable[[], Any]], k: int,
-            expected: pa.Table | None) -> None:
+def measure(
+    run: Run,
+    workload: str,
+    sys_: System,
+    size: int | None,
+    variants: dict[str, Callable[[], Any]],
+    k: int,
+    expected: pa.Table | None,
+) -> None:
     """Times each API variant, keeps the fastest, and checks every result against ``expected``."""
     if size is None:
         run.results.append(Measurement(workload, sys_.name, None, error="write failed"))
@@ -129,14 +136,27 @@ def measure(run: Run, workload: str, sys_: System, size: int | None,
                 detail = _diff(result, expected)
             run.check(f"{workload} / {sys_.name} {api} equals source", ok, detail)
     if not timings:
-        run.results.append(Measurement(workload, sys_.name, None, size, rounds=k,
-                                       error="; ".join(errors)))
+        run.results.append(
+            Measurement(workload, sys_.name, None, size, rounds=k, error="; ".join(errors))
+        )
         return
     api = min(timings, key=timings.__getitem__)
-    run.results.append(Measurement(workload, sys_.name, timings[api], size, api=api,
-                                   rounds=n_rounds[api], all_seconds=timings))
-    print(f"  {workload:<44} {sys_.name:<13} {_fmt_time(timings[api]):>9}  "
-          f"{_fmt_size(size):>9}  {api}", flush=True)
+    run.results.append(
+        Measurement(
+            workload,
+            sys_.name,
+            timings[api],
+            size,
+            api=api,
+            rounds=n_rounds[api],
+            all_seconds=timings,
+        )
+    )
+    print(
+        f"  {workload:<44} {sys_.name:<13} {_fmt_time(timings[api]):>9}  "
+        f"{_fmt_size(size):>9}  {api}",
+        flush=True,
+    )
 
 
 def _diff(got: pa.Table, want: pa.Table) -> str:
@@ -154,21 +174,34 @@ def run_decode(run: Run, systems: list[System], root: str, n: int, k: int) -> No
         for s in systems:
             path = os.path.join(root, f"decode-{case}.{s.name}{s.suffix}")
             size = write(run, s, path, table)
-            measure(run, f"decode {case} ({n:,} values)", s, size,
-                    {"read([col])": functools.partial(s.read, path, [case])}, k, table)
+            measure(
+                run,
+                f"decode {case} ({n:,} values)",
+                s,
+                size,
+                {"read([col])": functools.partial(s.read, path, [case])},
+                k,
+                table,
+            )
             _remove(path)
 
 
-def run_wide(run: Run, systems: list[System], root: str, n_cols: int, n_rows: int,
-             k: int) -> None:
+def run_wide(run: Run, systems: list[System], root: str, n_cols: int, n_rows: int, k: int) -> None:
     table = wide_table(n_cols, n_rows)
     cols = wide_columns_to_read(table)
     want = table.select(cols)
     for s in systems:
         path = os.path.join(root, f"wide.{s.name}{s.suffix}")
         size = write(run, s, path, table)
-        measure(run, f"wide: open + read 5 of {n_cols:,} cols", s, size,
-                {"read(cols)": functools.partial(s.read, path, cols)}, k, want)
+        measure(
+            run,
+            f"wide: open + read 5 of {n_cols:,} cols",
+            s,
+            size,
+            {"read(cols)": functools.partial(s.read, path, cols)},
+            k,
+            want,
+        )
         _remove(path)
 
 
@@ -183,15 +216,38 @@ def run_w1(run: Run, systems: list[System], root: str, n: int, take_rows: int, k
         size = write(run, s, path, table)
         write_s = time.perf_counter() - t0
         if size is not None:
-            run.results.append(Measurement(f"W1 write {n:,} rows (1 round)", s.name, write_s,
-                                           size, api="write", rounds=1))
-        measure(run, f"W1 take {len(idx):,} random rows", s, size,
-                {api: functools.partial(f, path, idx, None)
-                 for api, f in s.take_variants.items()}, k, want_take)
-        measure(run, "W1 3-col projection", s, size,
-                {"read(cols)": functools.partial(s.read, path, W1_PROJECTION)}, k, want_proj)
-        measure(run, f"W1 full read {n:,} rows", s, size,
-                {"read()": functools.partial(s.read, path, None)}, min(k, 3), table)
+            run.results.append(
+                Measurement(
+                    f"W1 write {n:,} rows (1 round)", s.name, write_s, size, api="write", rounds=1
+                )
+            )
+        measure(
+            run,
+            f"W1 take {len(idx):,} random rows",
+            s,
+            size,
+            {api: functools.partial(f, path, idx, None) for api, f in s.take_variants.items()},
+            k,
+            want_take,
+        )
+        measure(
+            run,
+            "W1 3-col projection",
+            s,
+            size,
+            {"read(cols)": functools.partial(s.read, path, W1_PROJECTION)},
+            k,
+            want_proj,
+        )
+        measure(
+            run,
+            f"W1 full read {n:,} rows",
+            s,
+            size,
+            {"read()": functools.partial(s.read, path, None)},
+            min(k, 3),
+            table,
+        )
         _remove(path)
 
 
@@ -220,15 +276,21 @@ def machine() -> dict[str, Any]:
                     mem_gb = round(int(line.split()[1]) / 2**20, 1)
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem_gb,
-            "os": platform.platform(), "python": platform.python_version()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": mem_gb,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 def versions(systems: list[System]) -> dict[str, str]:
     out = {"numpy": np.__version__, "pyarrow": pa.__version__}
     for s in systems:
         key = {"parquet": "pyarrow", "parquet-zstd": "pyarrow", "lance": "pylance"}.get(
-            s.name, s.name)
+            s.name, s.name
+        )
         out[key] = s.version()
     return out
 
@@ -259,50 +321,72 @@ def table_rows(run: Run) -> list[dict[str, Any]]:
         ms = [m for m in run.results if m.workload == w]
         lam = next((m for m in ms if m.system == "lamina"), None)
         for p in (m for m in ms if m.system != "lamina"):
-            time_ratio = (p.seconds / lam.seconds if lam and lam.seconds and p.seconds
-                          else None)
-            size_ratio = (lam.bytes / p.bytes if lam and lam.bytes and p.bytes else None)
-            rows.append({
-                "workload": w,
-                "lamina_seconds": lam.seconds if lam else None,
-                "lamina_bytes": lam.bytes if lam else None,
-                "peer": p.system if p.api in ("", "read()", "read(cols)", "read([col])",
-                                              "write") else f"{p.system} [{p.api}]",
-                "peer_seconds": p.seconds,
-                "peer_bytes": p.bytes,
-                "time_ratio_peer_over_lamina": time_ratio,
-                "size_ratio_lamina_over_peer": size_ratio,
-            })
+            time_ratio = p.seconds / lam.seconds if lam and lam.seconds and p.seconds else None
+            size_ratio = lam.bytes / p.bytes if lam and lam.bytes and p.bytes else None
+            rows.append(
+                {
+                    "workload": w,
+                    "lamina_seconds": lam.seconds if lam else None,
+                    "lamina_bytes": lam.bytes if lam else None,
+                    "peer": p.system
+                    if p.api in ("", "read()", "read(cols)", "read([col])", "write")
+                    else f"{p.system} [{p.api}]",
+                    "peer_seconds": p.seconds,
+                    "peer_bytes": p.bytes,
+                    "time_ratio_peer_over_lamina": time_ratio,
+                    "size_ratio_lamina_over_peer": size_ratio,
+                }
+            )
     return rows
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = ["workload", "lamina", "lamina size", "peer", "peer time", "peer size",
-              "time peer/lam", "size lam/peer"]
+    header = [
+        "workload",
+        "lamina",
+        "lamina size",
+        "peer",
+        "peer time",
+        "peer size",
+        "time peer/lam",
+        "size lam/peer",
+    ]
     body = []
     last = None
     for r in rows:
         first = r["workload"] != last
         last = r["workload"]
-        body.append([
-            r["workload"] if first else "",
-            _fmt_time(r["lamina_seconds"]) if first else "",
-            _fmt_size(r["lamina_bytes"]) if first else "",
-            r["peer"],
-            _fmt_time(r["peer_seconds"]),
-            _fmt_size(r["peer_bytes"]),
-            "-" if r["time_ratio_peer_over_lamina"] is None
-            else f"{r['time_ratio_peer_over_lamina']:.2f}x",
-            "-" if r["size_ratio_lamina_over_peer"] is None
-            else f"{r['size_ratio_lamina_over_peer']:.2f}x",
-        ])
-    widths = [max(len(header[i]), *(len(b[i]) for b in body)) if body else len(header[i])
-              for i in range(len(header))]
+        body.append(
+            [
+                r["workload"] if first else "",
+                _fmt_time(r["lamina_seconds"]) if first else "",
+                _fmt_size(r["lamina_bytes"]) if first else "",
+                r["peer"],
+                _fmt_time(r["peer_seconds"]),
+                _fmt_size(r["peer_bytes"]),
+                "-"
+                if r["time_ratio_peer_over_lamina"] is None
+                else f"{r['time_ratio_peer_over_lamina']:.2f}x",
+                "-"
+                if r["size_ratio_lamina_over_peer"] is None
+                else f"{r['size_ratio_lamina_over_peer']:.2f}x",
+            ]
+        )
+    widths = [
+        max(len(header[i]), *(len(b[i]) for b in body)) if body else len(header[i])
+        for i in range(len(header))
+    ]
     right = {1, 2, 4, 5, 6, 7}
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i])
-                                 for i, c in enumerate(cells)) + " |"
+        return (
+            "| "
+            + " | ".join(
+                c.rjust(widths[i]) if i in right else c.ljust(widths[i])
+                for i, c in enumerate(cells)
+            )
+            + " |"
+        )
 
     print(line(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -322,8 +406,7 @@ def write_png(rows: list[dict[str, Any]], path: str, title: str) -> bool:
     labels = [f"{r['workload']} vs {r['peer']}" for r in rows]
     ratios = [r["time_ratio_peer_over_lamina"] for r in rows]
     fig, ax = plt.subplots(figsize=(10, 0.28 * len(rows) + 1.5))
-    ax.barh(range(len(rows)), ratios, color=["tab:green" if x >= 1 else "tab:red"
-                                             for x in ratios])
+    ax.barh(range(len(rows)), ratios, color=["tab:green" if x >= 1 else "tab:red" for x in ratios])
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xscale("log")
@@ -345,11 +428,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wide-rows", type=int, default=1_000)
     ap.add_argument("--take-rows", type=int, default=1_000)
     ap.add_argument("--repeat", type=int, default=5, help="k in best-of-k")
-    ap.add_argument("--only", choices=["decode", "wide", "w1"], action="append",
-                    help="run only these workloads (repeatable)")
+    ap.add_argument(
+        "--only",
+        choices=["decode", "wide", "w1"],
+        action="append",
+        help="run only these workloads (repeatable)",
+    )
     ap.add_argument("--json", default=os.path.join(HERE, "results", "run_format.json"))
-    ap.add_argument("--png", default=os.path.join(HERE, "results", "run_format.png"),
-                    help="chart of time ratios (needs matplotlib; '' to skip)")
+    ap.add_argument(
+        "--png",
+        default=os.path.join(HERE, "results", "run_format.png"),
+        help="chart of time ratios (needs matplotlib; '' to skip)",
+    )
     ap.add_argument("--workdir", default=None, help="where to write data files (default: tmp)")
     args = ap.parse_args(argv)
 
@@ -359,15 +449,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     missing = [p for p in PEERS if p not in {s.name for s in systems}]
     mach, vers = machine(), versions(systems)
-    print(f"machine: {mach['cpu']}, {mach['cores']} cores, {mach['memory_gib']} GiB, "
-          f"{mach['os']}")
+    print(f"machine: {mach['cpu']}, {mach['cores']} cores, {mach['memory_gib']} GiB, {mach['os']}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
     if missing:
         print(f"peers not installed (skipped): {', '.join(missing)}")
-    print(f"timing: best of at least {args.repeat} runs (full reads: 3) and at least 0.3 s "
-          "of runs (at most 50), "
-          "time.perf_counter, each call opens the file; warm page cache for every system "
-          "(each file read once in full, and each operation run once untimed, before timing)")
+    print(
+        f"timing: best of at least {args.repeat} runs (full reads: 3) and at least 0.3 s "
+        "of runs (at most 50), "
+        "time.perf_counter, each call opens the file; warm page cache for every system "
+        "(each file read once in full, and each operation run once untimed, before timing)"
+    )
     print(flush=True)
 
     root = args.workdir or tempfile.mkdtemp(prefix="lamina-bench-")
@@ -390,26 +481,33 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = table_rows(run)
     print()
-    print(f"lamina format benchmarks — {mach['cpu']}, {mach['cores']} cores; "
-          + ", ".join(f"{k} {v}" for k, v in vers.items()))
-    print(f"best of >= {args.repeat} runs (>= 0.3 s, <= 50 runs), warm page cache for all "
-          "systems; each timed call opens the file; time ratio = peer/lamina "
-          "(>1: lamina faster), size ratio = lamina/peer (<1: lamina smaller)")
+    print(
+        f"lamina format benchmarks — {mach['cpu']}, {mach['cores']} cores; "
+        + ", ".join(f"{k} {v}" for k, v in vers.items())
+    )
+    print(
+        f"best of >= {args.repeat} runs (>= 0.3 s, <= 50 runs), warm page cache for all "
+        "systems; each timed call opens the file; time ratio = peer/lamina "
+        "(>1: lamina faster), size ratio = lamina/peer (<1: lamina smaller)"
+    )
     print_table(rows)
     failed = [c for c in run.checks if not c["ok"]]
     print(f"W1 3-col projection reads {', '.join(W1_PROJECTION)}; W1 write is one round.")
-    print(f"\ncorrectness: {len(run.checks) - len(failed)}/{len(run.checks)} results equal "
-          "the source table" + ("" if not failed else "; FAILED:"))
+    print(
+        f"\ncorrectness: {len(run.checks) - len(failed)}/{len(run.checks)} results equal "
+        "the source table" + ("" if not failed else "; FAILED:")
+    )
     for c in failed:
         print(f"  {c['check']}: {c['detail']}")
     print(f"total run time {elapsed:.0f} s")
 
     out = {
-        "machine": mach, "versions": vers,
+        "machine": mach,
+        "versions": vers,
         "settings": {k: v for k, v in vars(args).items() if k not in ("json", "png")},
         "method": "best of at least k runs and at least 0.3 s of runs (at most 50), "
-                  "time.perf_counter; each timed call opens the file; warm page cache (each "
-                  "file read once, each operation run once untimed, first)",
+        "time.perf_counter; each timed call opens the file; warm page cache (each "
+        "file read once, each operation run once untimed, first)",
         "results": [asdict(m) for m in run.results],
         "comparisons": rows,
         "checks": run.checks,
@@ -419,8 +517,9 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
         print(f"wrote {args.json}")
-    if args.png and write_png(rows, args.png, f"lamina vs peers — {mach['cpu']}, "
-                              f"{mach['cores']} cores"):
+    if args.png and write_png(
+        rows, args.png, f"lamina vs peers — {mach['cpu']}, {mach['cores']} cores"
+    ):
         print(f"wrote {args.png}")
     return 1 if failed else 0
 

@@ -28,15 +28,19 @@ __all__ = ["SYSTEMS", "System", "available_systems", "path_size", "warm_page_cac
 def path_size(path: str) -> int:
     """Bytes on disk of a file, or of every file under a directory."""
     if os.path.isdir(path):
-        return sum(os.path.getsize(os.path.join(d, f))
-                   for d, _, files in os.walk(path) for f in files)
+        return sum(
+            os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files
+        )
     return os.path.getsize(path)
 
 
 def warm_page_cache(path: str) -> None:
     """Reads every byte of ``path`` once so that all systems are timed with a warm cache."""
-    paths = ([os.path.join(d, f) for d, _, files in os.walk(path) for f in files]
-             if os.path.isdir(path) else [path])
+    paths = (
+        [os.path.join(d, f) for d, _, files in os.walk(path) for f in files]
+        if os.path.isdir(path)
+        else [path]
+    )
     for p in paths:
         with open(p, "rb") as f:
             while f.read(1 << 24):
@@ -79,8 +83,9 @@ class System:
         self._write(path, table)
         return path_size(path)
 
-    def take(self, path: str, indices: np.ndarray,
-             columns: Sequence[str] | None = None) -> pa.Table:
+    def take(
+        self, path: str, indices: np.ndarray, columns: Sequence[str] | None = None
+    ) -> pa.Table:
         return next(iter(self.take_variants.values()))(path, indices, columns)
 
     def __repr__(self) -> str:
@@ -92,7 +97,8 @@ def _lamina() -> System:
     from lamina.format import FileReader, write_file
 
     return System(
-        "lamina", ".lam",
+        "lamina",
+        ".lam",
         write=lambda p, t: write_file(p, t),
         read=lambda p, cols: FileReader(p).read(cols),
         take_variants={"FileReader.take": lambda p, i, cols: FileReader(p).take(i, cols)},
@@ -112,7 +118,8 @@ def _parquet(compression: str) -> System:
 
     name = "parquet" if compression == "none" else f"parquet-{compression}"
     return System(
-        name, ".parquet",
+        name,
+        ".parquet",
         write=write,
         read=lambda p, cols: pq.read_table(p, columns=cols),
         take_variants={"read_table().take": take_table, "dataset().take": take_dataset},
@@ -132,9 +139,14 @@ def _lance() -> System:
     def take(p: str, i: np.ndarray, cols: Sequence[str] | None) -> pa.Table:
         return lance.dataset(p).take(i, columns=None if cols is None else list(cols))
 
-    return System("lance", ".lance", write=write, read=read,
-                  take_variants={"dataset().take": take},
-                  version=lambda: lance.__version__)
+    return System(
+        "lance",
+        ".lance",
+        write=write,
+        read=read,
+        take_variants={"dataset().take": take},
+        version=lambda: lance.__version__,
+    )
 
 
 SYSTEMS: dict[str, Callable[[], System]] = {

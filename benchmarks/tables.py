@@ -76,8 +76,9 @@ class TableSystem:
         self.lookup = lookup
         self.version = version
         self.notes = notes
-        self.take = take if take is not None else (
-            lambda path, idx: read(path, None).take(pa.array(idx)))
+        self.take = (
+            take if take is not None else (lambda path, idx: read(path, None).take(pa.array(idx)))
+        )
         self.compact = compact
 
     def __repr__(self) -> str:
@@ -119,10 +120,14 @@ def _lamina(sync: bool) -> TableSystem:
         t.remove_orphan_files(older_than=datetime.timedelta(0))
 
     return TableSystem(
-        "lamina" if not sync else "lamina (fsync)", ingest, read, lookup,
+        "lamina" if not sync else "lamina (fsync)",
+        ingest,
+        read,
+        lookup,
         version=lambda: lamina.__version__,
         notes="write.sync=" + ("true (fsync on commit)" if sync else "false (no fsync)"),
-        take=take, compact=compact,
+        take=take,
+        compact=compact,
     )
 
 
@@ -134,15 +139,20 @@ def _lance() -> TableSystem:
         lance.write_dataset(base, path)
         for b in batches:
             ds = lance.dataset(path)
-            (ds.merge_insert(KEY).when_matched_update_all()
-             .when_not_matched_insert_all().execute(b))
+            (
+                ds.merge_insert(KEY)
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(b)
+            )
 
     def read(path: str, columns: Sequence[str] | None) -> pa.Table:
         return lance.dataset(path).to_table(columns=_cols(columns))
 
     def lookup(path: str, keys: np.ndarray, columns: Sequence[str] | None) -> pa.Table:
-        return lance.dataset(path).to_table(columns=_cols(columns),
-                                            filter=pc.field(KEY).isin(pa.array(keys)))
+        return lance.dataset(path).to_table(
+            columns=_cols(columns), filter=pc.field(KEY).isin(pa.array(keys))
+        )
 
     def take(path: str, idx: np.ndarray) -> pa.Table:
         return lance.dataset(path).take(idx)
@@ -154,10 +164,18 @@ def _lance() -> TableSystem:
         ds.optimize.compact_files()
         lance.dataset(path).cleanup_old_versions(older_than=datetime.timedelta(0))
 
-    return TableSystem("lance", ingest, read, lookup, version=lambda: lance.__version__,
-                       notes="merge_insert per batch; lookup = filter user_id IN keys "
-                             "(no scalar index); compaction = optimize.compact_files + "
-                             "cleanup_old_versions", take=take, compact=compact)
+    return TableSystem(
+        "lance",
+        ingest,
+        read,
+        lookup,
+        version=lambda: lance.__version__,
+        notes="merge_insert per batch; lookup = filter user_id IN keys "
+        "(no scalar index); compaction = optimize.compact_files + "
+        "cleanup_old_versions",
+        take=take,
+        compact=compact,
+    )
 
 
 def _deltalake() -> TableSystem:
@@ -168,17 +186,23 @@ def _deltalake() -> TableSystem:
     def ingest(path: str, base: pa.Table, batches: Sequence[pa.Table]) -> None:
         write_deltalake(path, base)
         for b in batches:
-            (DeltaTable(path)
-             .merge(source=b, predicate=f"t.{KEY} = s.{KEY}", source_alias="s",
-                    target_alias="t")
-             .when_matched_update_all().when_not_matched_insert_all().execute())
+            (
+                DeltaTable(path)
+                .merge(source=b, predicate=f"t.{KEY} = s.{KEY}", source_alias="s", target_alias="t")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            )
 
     def read(path: str, columns: Sequence[str] | None) -> pa.Table:
         return DeltaTable(path).to_pyarrow_table(columns=_cols(columns))
 
     def lookup(path: str, keys: np.ndarray, columns: Sequence[str] | None) -> pa.Table:
-        return DeltaTable(path).to_pyarrow_dataset().to_table(
-            columns=_cols(columns), filter=pc.field(KEY).isin(pa.array(keys)))
+        return (
+            DeltaTable(path)
+            .to_pyarrow_dataset()
+            .to_table(columns=_cols(columns), filter=pc.field(KEY).isin(pa.array(keys)))
+        )
 
     def take(path: str, idx: np.ndarray) -> pa.Table:
         return DeltaTable(path).to_pyarrow_dataset().take(pa.array(idx))
@@ -186,14 +210,19 @@ def _deltalake() -> TableSystem:
     def compact(path: str) -> None:
         dt = DeltaTable(path)
         dt.optimize.compact()
-        DeltaTable(path).vacuum(retention_hours=0, enforce_retention_duration=False,
-                                dry_run=False)
+        DeltaTable(path).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
 
-    return TableSystem("deltalake", ingest, read, lookup,
-                       version=lambda: deltalake.__version__,
-                       notes="merge per batch; lookup = dataset filter user_id IN keys; "
-                             "compaction = optimize.compact + vacuum(0)",
-                       take=take, compact=compact)
+    return TableSystem(
+        "deltalake",
+        ingest,
+        read,
+        lookup,
+        version=lambda: deltalake.__version__,
+        notes="merge per batch; lookup = dataset filter user_id IN keys; "
+        "compaction = optimize.compact + vacuum(0)",
+        take=take,
+        compact=compact,
+    )
 
 
 def _write_batch_files(path: str, tables: Sequence[pa.Table], batch_column: bool) -> None:
@@ -222,10 +251,11 @@ def _parquet_duckdb() -> TableSystem:
 
     def _query(path: str, columns: Sequence[str] | None, where: str = "") -> pa.Table:
         files = sorted(glob.glob(os.path.join(path, "*.parquet")))
-        sel = "* EXCLUDE (_batch)" if columns is None else ", ".join(
-            f'"{c}"' for c in columns)
-        sql = (f"SELECT {sel} FROM read_parquet({files!r}) {where} "
-               f"QUALIFY row_number() OVER (PARTITION BY {KEY} ORDER BY _batch DESC) = 1")
+        sel = "* EXCLUDE (_batch)" if columns is None else ", ".join(f'"{c}"' for c in columns)
+        sql = (
+            f"SELECT {sel} FROM read_parquet({files!r}) {where} "
+            f"QUALIFY row_number() OVER (PARTITION BY {KEY} ORDER BY _batch DESC) = 1"
+        )
         con = duckdb.connect()
         try:
             return con.sql(sql).to_arrow_table()
@@ -242,12 +272,18 @@ def _parquet_duckdb() -> TableSystem:
     def compact(path: str) -> None:
         _replace_with_one_file(path, _query(path, None), batch_column=True)
 
-    return TableSystem("parquet+duckdb", ingest, read, lookup,
-                       version=lambda: f"duckdb {duckdb.__version__}",
-                       notes="one Parquet file per batch (pyarrow default: snappy); "
-                             "dedup on read with QUALIFY row_number(); take = dedup "
-                             "then take; compaction = rewrite the deduplicated table as "
-                             "one Parquet file", compact=compact)
+    return TableSystem(
+        "parquet+duckdb",
+        ingest,
+        read,
+        lookup,
+        version=lambda: f"duckdb {duckdb.__version__}",
+        notes="one Parquet file per batch (pyarrow default: snappy); "
+        "dedup on read with QUALIFY row_number(); take = dedup "
+        "then take; compaction = rewrite the deduplicated table as "
+        "one Parquet file",
+        compact=compact,
+    )
 
 
 def _parquet_polars() -> TableSystem:
@@ -267,19 +303,28 @@ def _parquet_polars() -> TableSystem:
 
     def lookup(path: str, keys: np.ndarray, columns: Sequence[str] | None) -> pa.Table:
         files = sorted(glob.glob(os.path.join(path, "*.parquet")))
-        lf = (pl.scan_parquet(files).filter(pl.col(KEY).is_in(pl.Series(keys)))
-              .unique(subset=[KEY], keep="last", maintain_order=False))
+        lf = (
+            pl.scan_parquet(files)
+            .filter(pl.col(KEY).is_in(pl.Series(keys)))
+            .unique(subset=[KEY], keep="last", maintain_order=False)
+        )
         return (lf if columns is None else lf.select(list(columns))).collect().to_arrow()
 
     def compact(path: str) -> None:
         _replace_with_one_file(path, read(path, None), batch_column=False)
 
-    return TableSystem("parquet+polars", ingest, read, lookup,
-                       version=lambda: f"polars {pl.__version__}",
-                       notes="one Parquet file per batch (pyarrow default: snappy); "
-                             "dedup on read with unique(keep='last') over the files in "
-                             "commit order; take = dedup then take; compaction = rewrite "
-                             "as one Parquet file", compact=compact)
+    return TableSystem(
+        "parquet+polars",
+        ingest,
+        read,
+        lookup,
+        version=lambda: f"polars {pl.__version__}",
+        notes="one Parquet file per batch (pyarrow default: snappy); "
+        "dedup on read with unique(keep='last') over the files in "
+        "commit order; take = dedup then take; compaction = rewrite "
+        "as one Parquet file",
+        compact=compact,
+    )
 
 
 def _dist_version(name: str) -> str:
@@ -301,8 +346,11 @@ def _pypaimon() -> TableSystem:
         cat = CatalogFactory.create({"warehouse": path})
         cat.create_database("db", True)
         sch = _arrow_schema(base.schema)
-        cat.create_table("db.w1", Schema.from_pyarrow_schema(
-            sch, primary_keys=[KEY], options={"bucket": "1"}), False)
+        cat.create_table(
+            "db.w1",
+            Schema.from_pyarrow_schema(sch, primary_keys=[KEY], options={"bucket": "1"}),
+            False,
+        )
         for b in [base, *batches]:
             t = cat.get_table("db.w1")
             wb = t.new_batch_write_builder()
@@ -325,11 +373,16 @@ def _pypaimon() -> TableSystem:
             rb = rb.with_projection(list(columns))
         return rb.new_read().to_arrow(rb.new_scan().plan().splits())
 
-    return TableSystem("pypaimon", ingest, read, lookup,
-                       version=lambda: f"pypaimon {_dist_version('pypaimon')}",
-                       notes="primary-key table, 1 bucket, one commit per batch; lookup = "
-                             "is_in predicate; take = merged read then take; no compaction "
-                             "in pypaimon")
+    return TableSystem(
+        "pypaimon",
+        ingest,
+        read,
+        lookup,
+        version=lambda: f"pypaimon {_dist_version('pypaimon')}",
+        notes="primary-key table, 1 bucket, one commit per batch; lookup = "
+        "is_in predicate; take = merged read then take; no compaction "
+        "in pypaimon",
+    )
 
 
 TABLE_SYSTEMS: dict[str, Callable[[], TableSystem]] = {

@@ -50,30 +50,43 @@ SEED = 20240503
 N_TAGS = 1_000
 DEFAULT_ROUNDS = 3
 
-SCHEMA = pa.schema([pa.field("key", pa.int64(), nullable=False),
-                    pa.field("value", pa.float64()), pa.field("count", pa.int64()),
-                    pa.field("tag", pa.string())])
-OPTIONS = {"write.sync": "false",
-           # keep all runs: writers compact inline above the stop trigger
-           "compaction.num_sorted_run_stop_trigger": "1000"}
+SCHEMA = pa.schema(
+    [
+        pa.field("key", pa.int64(), nullable=False),
+        pa.field("value", pa.float64()),
+        pa.field("count", pa.int64()),
+        pa.field("tag", pa.string()),
+    ]
+)
+OPTIONS = {
+    "write.sync": "false",
+    # keep all runs: writers compact inline above the stop trigger
+    "compaction.num_sorted_run_stop_trigger": "1000",
+}
 
 _results: dict[str, float] = {}
 
 
-def make_runs(n_runs: int = N_RUNS, run_rows: int = RUN_ROWS, key_space: int = KEY_SPACE,
-              seed: int = SEED) -> list[pa.Table]:
+def make_runs(
+    n_runs: int = N_RUNS, run_rows: int = RUN_ROWS, key_space: int = KEY_SPACE, seed: int = SEED
+) -> list[pa.Table]:
     """``n_runs`` tables of ``run_rows`` rows, keys unique within a run, random order."""
     tags = pa.array([f"tag-{i:04d}" for i in range(N_TAGS)])
     out = []
     for r in range(n_runs):
         rng = np.random.default_rng([seed, r])
         keys = rng.choice(key_space, size=run_rows, replace=False).astype(np.int64)
-        out.append(pa.table({
-            "key": keys,
-            "value": rng.standard_normal(run_rows),
-            "count": rng.integers(0, 1_000_000, run_rows, dtype=np.int64),
-            "tag": tags.take(pa.array(rng.integers(0, N_TAGS, run_rows))),
-        }, schema=SCHEMA))
+        out.append(
+            pa.table(
+                {
+                    "key": keys,
+                    "value": rng.standard_normal(run_rows),
+                    "count": rng.integers(0, 1_000_000, run_rows, dtype=np.int64),
+                    "tag": tags.take(pa.array(rng.integers(0, N_TAGS, run_rows))),
+                },
+                schema=SCHEMA,
+            )
+        )
     return out
 
 
@@ -117,7 +130,7 @@ def pyarrow_compact(paths: list[str], out_path: str) -> pa.Table:
 
 
 def same(got: pa.Table, want: pa.Table) -> str:
-    """"" when equal (after sorting ``got`` by key), else what differs."""
+    """ "" when equal (after sorting ``got`` by key), else what differs."""
     got = got.select(want.column_names)
     got = got.take(pc.sort_indices(got, [("key", "ascending")]))
     if got.num_rows != want.num_rows:
@@ -195,15 +208,19 @@ def _write_summary(tr: Any) -> None:
     lam = _results["lamina"]
     rows = N_RUNS * RUN_ROWS
     tr.write_line("")
-    tr.write_line(f"Compaction: {N_RUNS} runs x {RUN_ROWS:,} rows -> 1 (best of rounds; "
-                  f"ratio = peer / lamina)")
+    tr.write_line(
+        f"Compaction: {N_RUNS} runs x {RUN_ROWS:,} rows -> 1 (best of rounds; "
+        f"ratio = peer / lamina)"
+    )
     for name, sec in _results.items():
-        tr.write_line(f"  {name:24s} {sec:8.3f} s  {rows / sec / 1e6:7.2f} M rows/s  "
-                      f"{sec / lam:6.2f}x")
+        tr.write_line(
+            f"  {name:24s} {sec:8.3f} s  {rows / sec / 1e6:7.2f} M rows/s  {sec / lam:6.2f}x"
+        )
 
 
-def test_compaction_lamina(benchmark: Any, fx: Fixture, expected: pa.Table,
-                           bench_opts: dict[str, Any]) -> None:
+def test_compaction_lamina(
+    benchmark: Any, fx: Fixture, expected: pa.Table, bench_opts: dict[str, Any]
+) -> None:
     t = fx.fresh_table()
     _, summary = lamina_compact(t)
     assert summary["rows_in"] == N_RUNS * RUN_ROWS
@@ -221,27 +238,45 @@ def test_compaction_lamina(benchmark: Any, fx: Fixture, expected: pa.Table,
     def run() -> None:
         state["snap"] = state["t"].compact(full=True)
 
-    benchmark.pedantic(run, setup=setup, rounds=rounds(bench_opts, DEFAULT_ROUNDS),
-                       iterations=1)
+    benchmark.pedantic(run, setup=setup, rounds=rounds(bench_opts, DEFAULT_ROUNDS), iterations=1)
     sec = benchmark.stats.stats.min
     s = state["snap"].summary
     benchmark.extra_info.update(
-        runs=N_RUNS, run_rows=RUN_ROWS, rows_in=s["rows_in"], rows_out=s["rows_out"],
-        bytes_in=s["bytes_in"], bytes_out=s["bytes_out"], files_in=s["files_in"],
-        files_out=s["files_out"], rows_per_s=s["rows_in"] / sec,
-        bytes_per_s=s["bytes_in"] / sec, internal_seconds=s["seconds"])
+        runs=N_RUNS,
+        run_rows=RUN_ROWS,
+        rows_in=s["rows_in"],
+        rows_out=s["rows_out"],
+        bytes_in=s["bytes_in"],
+        bytes_out=s["bytes_out"],
+        files_in=s["files_in"],
+        files_out=s["files_out"],
+        rows_per_s=s["rows_in"] / sec,
+        bytes_per_s=s["bytes_in"] / sec,
+        internal_seconds=s["seconds"],
+    )
     _results["lamina"] = sec
 
 
-def test_compaction_pyarrow(benchmark: Any, fx: Fixture, expected: pa.Table,
-                            bench_opts: dict[str, Any]) -> None:
+def test_compaction_pyarrow(
+    benchmark: Any, fx: Fixture, expected: pa.Table, bench_opts: dict[str, Any]
+) -> None:
     out = os.path.join(fx.root, "out.parquet")
-    benchmark.pedantic(pyarrow_compact, args=(fx.parquet, out),
-                       rounds=rounds(bench_opts, DEFAULT_ROUNDS), warmup_rounds=1)
+    benchmark.pedantic(
+        pyarrow_compact,
+        args=(fx.parquet, out),
+        rounds=rounds(bench_opts, DEFAULT_ROUNDS),
+        warmup_rounds=1,
+    )
     sec = benchmark.stats.stats.min
     rows_in = N_RUNS * RUN_ROWS
     benchmark.extra_info.update(
-        runs=N_RUNS, run_rows=RUN_ROWS, rows_in=rows_in, rows_out=expected.num_rows,
-        bytes_in=fx.parquet_bytes, bytes_out=os.path.getsize(out),
-        rows_per_s=rows_in / sec, bytes_per_s=fx.parquet_bytes / sec)
+        runs=N_RUNS,
+        run_rows=RUN_ROWS,
+        rows_in=rows_in,
+        rows_out=expected.num_rows,
+        bytes_in=fx.parquet_bytes,
+        bytes_out=os.path.getsize(out),
+        rows_per_s=rows_in / sec,
+        bytes_per_s=fx.parquet_bytes / sec,
+    )
     _results["pyarrow (Parquet rewrite)"] = sec

@@ -17,8 +17,9 @@ SYSTEMS = ["lamina", "parquet", "parquet-zstd", "lance"]
 
 @pytest.mark.parametrize("system_name", SYSTEMS)
 @pytest.mark.parametrize("case", list(DECODE_CASES))
-def test_decode(benchmark: Any, file_cache: FileCache, bench_opts: dict[str, Any],
-                case: str, system_name: str) -> None:
+def test_decode(
+    benchmark: Any, file_cache: FileCache, bench_opts: dict[str, Any], case: str, system_name: str
+) -> None:
     sys_ = get_system(system_name)
     n = bench_opts["decode_rows"]
     table = decode_column(case, n)
@@ -26,9 +27,15 @@ def test_decode(benchmark: Any, file_cache: FileCache, bench_opts: dict[str, Any
 
     benchmark.group = f"decode {case}"
     benchmark.extra_info.update(
-        {"system": sys_.name, "case": DECODE_CASES[case], "rows": n, "file_bytes": size,
-         "bytes_per_value": size / n}
+        {
+            "system": sys_.name,
+            "case": DECODE_CASES[case],
+            "rows": n,
+            "file_bytes": size,
+            "bytes_per_value": size / n,
+        }
     )
-    result = benchmark.pedantic(sys_.read, args=(path, [case]), rounds=rounds(bench_opts, 15),
-                                warmup_rounds=1)
+    result = benchmark.pedantic(
+        sys_.read, args=(path, [case]), rounds=rounds(bench_opts, 15), warmup_rounds=1
+    )
     assert result.equals(table)

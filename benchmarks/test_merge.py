@@ -51,16 +51,16 @@ DECODE = "lamina decode only (8 files)"
 _results: dict[str, float] = {}
 
 
-def make_runs(n_runs: int = N_RUNS, run_rows: int = RUN_ROWS,
-              key_space: int = KEY_SPACE, seed: int = SEED) -> list[pa.Table]:
+def make_runs(
+    n_runs: int = N_RUNS, run_rows: int = RUN_ROWS, key_space: int = KEY_SPACE, seed: int = SEED
+) -> list[pa.Table]:
     """``n_runs`` tables, each sorted by a unique ``key``; keys overlap across runs."""
     out = []
     for r in range(n_runs):
         rng = np.random.default_rng([seed, r])
         keys = np.sort(rng.choice(key_space, size=run_rows, replace=False)).astype(np.int64)
         seq = np.arange(r * run_rows, (r + 1) * run_rows, dtype=np.int64)
-        out.append(pa.table({"key": keys, "seq": seq,
-                             "value": rng.standard_normal(run_rows)}))
+        out.append(pa.table({"key": keys, "seq": seq, "value": rng.standard_normal(run_rows)}))
     return out
 
 
@@ -78,16 +78,21 @@ def pyarrow_merge(runs: list[pa.Table]) -> pa.Table:
 def polars_merge(frames: list[Any]) -> Any:
     import polars as pl
 
-    return (pl.concat(frames).sort(["key", "seq"])
-            .unique(subset=["key"], keep="last", maintain_order=True))
+    return (
+        pl.concat(frames)
+        .sort(["key", "seq"])
+        .unique(subset=["key"], keep="last", maintain_order=True)
+    )
 
 
 def _same(got: pa.Table, want: pa.Table) -> bool:
     got = got.select(want.column_names)
     if got.num_rows != want.num_rows:
         return False
-    return all(got.column(c).combine_chunks().equals(want.column(c).combine_chunks())
-               for c in want.column_names)
+    return all(
+        got.column(c).combine_chunks().equals(want.column(c).combine_chunks())
+        for c in want.column_names
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,18 +109,23 @@ def expected(runs: list[pa.Table]) -> pa.Table:
 def lamina_table(runs: list[pa.Table], tmp_path_factory: pytest.TempPathFactory) -> Any:
     lamina = pytest.importorskip("lamina")
     path = str(tmp_path_factory.mktemp("merge") / "t")
-    schema = pa.schema([pa.field("key", pa.int64(), nullable=False),
-                        pa.field("seq", pa.int64()), pa.field("value", pa.float64())])
-    options = {"write.sync": "false",
-               # keep all 8 runs: no inline compaction during the 8 commits
-               "compaction.num_sorted_run_stop_trigger": "1000"}
+    schema = pa.schema(
+        [
+            pa.field("key", pa.int64(), nullable=False),
+            pa.field("seq", pa.int64()),
+            pa.field("value", pa.float64()),
+        ]
+    )
+    options = {
+        "write.sync": "false",
+        # keep all 8 runs: no inline compaction during the 8 commits
+        "compaction.num_sorted_run_stop_trigger": "1000",
+    }
     try:
-        t = lamina.create_table(path, schema, primary_key=["key"], buckets=1,
-                                options=options)
+        t = lamina.create_table(path, schema, primary_key=["key"], buckets=1, options=options)
     except lamina.InvalidArgumentError:  # a build without compaction options
         options.pop("compaction.num_sorted_run_stop_trigger")
-        t = lamina.create_table(path, schema, primary_key=["key"], buckets=1,
-                                options=options)
+        t = lamina.create_table(path, schema, primary_key=["key"], buckets=1, options=options)
     for r in runs:
         t.write(r)
     assert len(t.snapshots()) == len(runs)
@@ -132,14 +142,17 @@ def _summary(request: pytest.FixtureRequest) -> Iterator[None]:
 def _write_summary(tr: Any) -> None:
     lam = _results["lamina merged read"]
     tr.write_line("")
-    tr.write_line(f"Merge: {N_RUNS} runs x {RUN_ROWS:,} rows (best of rounds, seconds; "
-                  f"ratio = peer / lamina merged read)")
+    tr.write_line(
+        f"Merge: {N_RUNS} runs x {RUN_ROWS:,} rows (best of rounds, seconds; "
+        f"ratio = peer / lamina merged read)"
+    )
     for name, sec in _results.items():
         tr.write_line(f"  {name:34s} {sec:8.3f} s   {sec / lam:6.2f}x")
     if DECODE in _results:
         kernel = lam - _results[DECODE]
-        tr.write_line(f"  {'lamina merge kernel (est.)':34s} {kernel:8.3f} s   "
-                      f"(merged read - decode only)")
+        tr.write_line(
+            f"  {'lamina merge kernel (est.)':34s} {kernel:8.3f} s   (merged read - decode only)"
+        )
         for peer in ("pyarrow", "polars"):
             if peer in _results and kernel > 0:
                 tr.write_line(f"    {peer} / merge kernel: {_results[peer] / kernel:.2f}x")
@@ -149,19 +162,22 @@ def _record(name: str, benchmark: Any) -> None:
     _results[name] = benchmark.stats.stats.min
 
 
-def test_merge_lamina(benchmark: Any, lamina_table: Any, expected: pa.Table,
-                      bench_opts: dict[str, Any]) -> None:
+def test_merge_lamina(
+    benchmark: Any, lamina_table: Any, expected: pa.Table, bench_opts: dict[str, Any]
+) -> None:
     got = lamina_table.read()
     assert _same(got, expected), "lamina merged read differs from the pyarrow result"
     del got
     benchmark.extra_info.update(runs=N_RUNS, run_rows=RUN_ROWS, out_rows=expected.num_rows)
-    benchmark.pedantic(lamina_table.read, rounds=rounds(bench_opts, DEFAULT_ROUNDS),
-                       warmup_rounds=1)
+    benchmark.pedantic(
+        lamina_table.read, rounds=rounds(bench_opts, DEFAULT_ROUNDS), warmup_rounds=1
+    )
     _record("lamina merged read", benchmark)
 
 
-def test_merge_lamina_decode_only(benchmark: Any, lamina_table: Any,
-                                  bench_opts: dict[str, Any]) -> None:
+def test_merge_lamina_decode_only(
+    benchmark: Any, lamina_table: Any, bench_opts: dict[str, Any]
+) -> None:
     from lamina.format import read_file
 
     (split,) = lamina_table.scan().plan()
@@ -176,20 +192,24 @@ def test_merge_lamina_decode_only(benchmark: Any, lamina_table: Any,
     _record(DECODE, benchmark)
 
 
-def test_merge_pyarrow(benchmark: Any, runs: list[pa.Table], expected: pa.Table,
-                       bench_opts: dict[str, Any]) -> None:
-    benchmark.pedantic(pyarrow_merge, args=(runs,), rounds=rounds(bench_opts, DEFAULT_ROUNDS),
-                       warmup_rounds=1)
+def test_merge_pyarrow(
+    benchmark: Any, runs: list[pa.Table], expected: pa.Table, bench_opts: dict[str, Any]
+) -> None:
+    benchmark.pedantic(
+        pyarrow_merge, args=(runs,), rounds=rounds(bench_opts, DEFAULT_ROUNDS), warmup_rounds=1
+    )
     _record("pyarrow", benchmark)
 
 
-def test_merge_polars(benchmark: Any, runs: list[pa.Table], expected: pa.Table,
-                      bench_opts: dict[str, Any]) -> None:
+def test_merge_polars(
+    benchmark: Any, runs: list[pa.Table], expected: pa.Table, bench_opts: dict[str, Any]
+) -> None:
     pl = pytest.importorskip("polars")
     frames = [pl.from_arrow(r) for r in runs]
     got = polars_merge(frames).to_arrow()
     assert _same(got, expected), "polars result differs from the pyarrow result"
     del got
-    benchmark.pedantic(polars_merge, args=(frames,),
-                       rounds=rounds(bench_opts, DEFAULT_ROUNDS), warmup_rounds=1)
+    benchmark.pedantic(
+        polars_merge, args=(frames,), rounds=rounds(bench_opts, DEFAULT_ROUNDS), warmup_rounds=1
+    )
     _record("polars", benchmark)

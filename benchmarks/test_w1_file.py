@@ -34,8 +34,7 @@ def w1(bench_opts: dict[str, Any]) -> pa.Table:
 @pytest.fixture(scope="module")
 def take_indices(w1: pa.Table) -> np.ndarray:
     rng = np.random.default_rng(1234)
-    idx: np.ndarray = rng.choice(w1.num_rows, size=min(TAKE_ROWS, w1.num_rows),
-                                 replace=False)
+    idx: np.ndarray = rng.choice(w1.num_rows, size=min(TAKE_ROWS, w1.num_rows), replace=False)
     return idx
 
 
@@ -46,35 +45,56 @@ def _file(file_cache: FileCache, w1: pa.Table, system_name: str) -> tuple[Any, s
 
 
 @pytest.mark.parametrize(("system_name", "variant"), TAKE_CASES)
-def test_w1_take(benchmark: Any, file_cache: FileCache, bench_opts: dict[str, Any],
-                 w1: pa.Table, take_indices: np.ndarray, system_name: str, variant: str) -> None:
+def test_w1_take(
+    benchmark: Any,
+    file_cache: FileCache,
+    bench_opts: dict[str, Any],
+    w1: pa.Table,
+    take_indices: np.ndarray,
+    system_name: str,
+    variant: str,
+) -> None:
     sys_, path, size, write_s = _file(file_cache, w1, system_name)
     benchmark.group = f"W1 take {len(take_indices)} rows of {w1.num_rows}"
-    benchmark.extra_info.update({"system": sys_.name, "api": variant, "file_bytes": size,
-                                 "write_seconds": write_s})
+    benchmark.extra_info.update(
+        {"system": sys_.name, "api": variant, "file_bytes": size, "write_seconds": write_s}
+    )
     take = sys_.take_variants[variant]
-    result = benchmark.pedantic(take, args=(path, take_indices, None),
-                                rounds=rounds(bench_opts, 5), warmup_rounds=1)
+    result = benchmark.pedantic(
+        take, args=(path, take_indices, None), rounds=rounds(bench_opts, 5), warmup_rounds=1
+    )
     assert result.equals(w1.take(take_indices))
 
 
 @pytest.mark.parametrize("system_name", READ_SYSTEMS)
-def test_w1_read_all(benchmark: Any, file_cache: FileCache, bench_opts: dict[str, Any],
-                     w1: pa.Table, system_name: str) -> None:
+def test_w1_read_all(
+    benchmark: Any,
+    file_cache: FileCache,
+    bench_opts: dict[str, Any],
+    w1: pa.Table,
+    system_name: str,
+) -> None:
     sys_, path, size, _ = _file(file_cache, w1, system_name)
     benchmark.group = f"W1 full read of {w1.num_rows} rows"
     benchmark.extra_info.update({"system": sys_.name, "file_bytes": size})
-    result = benchmark.pedantic(sys_.read, args=(path, None), rounds=rounds(bench_opts, 3),
-                                warmup_rounds=1)
+    result = benchmark.pedantic(
+        sys_.read, args=(path, None), rounds=rounds(bench_opts, 3), warmup_rounds=1
+    )
     assert result.equals(w1)
 
 
 @pytest.mark.parametrize("system_name", READ_SYSTEMS)
-def test_w1_projection(benchmark: Any, file_cache: FileCache, bench_opts: dict[str, Any],
-                       w1: pa.Table, system_name: str) -> None:
+def test_w1_projection(
+    benchmark: Any,
+    file_cache: FileCache,
+    bench_opts: dict[str, Any],
+    w1: pa.Table,
+    system_name: str,
+) -> None:
     sys_, path, size, _ = _file(file_cache, w1, system_name)
     benchmark.group = f"W1 3-column projection ({', '.join(PROJECTION)})"
     benchmark.extra_info.update({"system": sys_.name, "file_bytes": size})
-    result = benchmark.pedantic(sys_.read, args=(path, PROJECTION),
-                                rounds=rounds(bench_opts, 5), warmup_rounds=1)
+    result = benchmark.pedantic(
+        sys_.read, args=(path, PROJECTION), rounds=rounds(bench_opts, 5), warmup_rounds=1
+    )
     assert result.equals(w1.select(PROJECTION))

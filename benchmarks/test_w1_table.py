@@ -38,8 +38,11 @@ from tables import KEY, TableSystem, table_system
 from w1 import DEFAULT_SEED, W1Scale, base_table, upsert_batches
 
 SCALE = float(os.environ.get("W1_TABLE_SCALE", "1.0"))
-SYSTEMS = [s.strip() for s in os.environ.get(
-    "W1_TABLE_SYSTEMS", "lamina,lance,parquet+duckdb").split(",") if s.strip()]
+SYSTEMS = [
+    s.strip()
+    for s in os.environ.get("W1_TABLE_SYSTEMS", "lamina,lance,parquet+duckdb").split(",")
+    if s.strip()
+]
 PROJECTION = ["user_id", "dense_0", "seq_items"]
 W1 = W1Scale.scaled(SCALE)
 
@@ -54,8 +57,9 @@ def w1_data() -> tuple[pa.Table, list[pa.Table]]:
 @pytest.fixture(scope="module")
 def lookup_keys() -> np.ndarray:
     rng = np.random.default_rng([DEFAULT_SEED, 99])
-    return rng.choice(W1.distinct_keys, size=min(1000, W1.distinct_keys),
-                      replace=False).astype(np.int64)
+    return rng.choice(W1.distinct_keys, size=min(1000, W1.distinct_keys), replace=False).astype(
+        np.int64
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,44 +100,57 @@ def test_w1_ingest(benchmark: Any, name: str, tables_dir: str, w1_data: Any) -> 
 
     t0 = time.perf_counter()
     benchmark.pedantic(sys_.ingest, setup=fresh, rounds=1, iterations=1)
-    benchmark.extra_info.update(bytes=path_size(path), rows_in=W1.rows_in, scale=SCALE,
-                                rows_per_s=W1.rows_in / (time.perf_counter() - t0))
+    benchmark.extra_info.update(
+        bytes=path_size(path),
+        rows_in=W1.rows_in,
+        scale=SCALE,
+        rows_per_s=W1.rows_in / (time.perf_counter() - t0),
+    )
     warm_page_cache(path)
     _ingested[name] = path
 
 
 @pytest.mark.parametrize("name", SYSTEMS)
-def test_w1_merged_read(benchmark: Any, name: str, tables_dir: str, w1_data: Any,
-                        bench_opts: dict[str, Any]) -> None:
+def test_w1_merged_read(
+    benchmark: Any, name: str, tables_dir: str, w1_data: Any, bench_opts: dict[str, Any]
+) -> None:
     path = _ingested_path(name, tables_dir, w1_data)
     sys_ = _system(name)
     got = sys_.read(path, None)
     assert got.num_rows == W1.distinct_keys
     assert pc.count_distinct(got.column(KEY)).as_py() == W1.distinct_keys
     del got
-    benchmark.pedantic(sys_.read, args=(path, None), rounds=rounds(bench_opts, 3),
-                       warmup_rounds=0)
+    benchmark.pedantic(sys_.read, args=(path, None), rounds=rounds(bench_opts, 3), warmup_rounds=0)
 
 
 @pytest.mark.parametrize("name", SYSTEMS)
-def test_w1_projection(benchmark: Any, name: str, tables_dir: str, w1_data: Any,
-                       bench_opts: dict[str, Any]) -> None:
+def test_w1_projection(
+    benchmark: Any, name: str, tables_dir: str, w1_data: Any, bench_opts: dict[str, Any]
+) -> None:
     path = _ingested_path(name, tables_dir, w1_data)
     sys_ = _system(name)
     got = sys_.read(path, PROJECTION)
     assert got.num_rows == W1.distinct_keys and got.column_names == PROJECTION
     del got
-    benchmark.pedantic(sys_.read, args=(path, PROJECTION), rounds=rounds(bench_opts, 5),
-                       warmup_rounds=0)
+    benchmark.pedantic(
+        sys_.read, args=(path, PROJECTION), rounds=rounds(bench_opts, 5), warmup_rounds=0
+    )
 
 
 @pytest.mark.parametrize("name", SYSTEMS)
-def test_w1_lookup(benchmark: Any, name: str, tables_dir: str, w1_data: Any,
-                   lookup_keys: np.ndarray, bench_opts: dict[str, Any]) -> None:
+def test_w1_lookup(
+    benchmark: Any,
+    name: str,
+    tables_dir: str,
+    w1_data: Any,
+    lookup_keys: np.ndarray,
+    bench_opts: dict[str, Any],
+) -> None:
     path = _ingested_path(name, tables_dir, w1_data)
     sys_ = _system(name)
     got = sys_.lookup(path, lookup_keys, None)
     assert sorted(got.column(KEY).to_pylist()) == sorted(lookup_keys.tolist())
     del got
-    benchmark.pedantic(sys_.lookup, args=(path, lookup_keys, None),
-                       rounds=rounds(bench_opts, 5), warmup_rounds=0)
+    benchmark.pedantic(
+        sys_.lookup, args=(path, lookup_keys, None), rounds=rounds(bench_opts, 5), warmup_rounds=0
+    )

@@ -106,8 +106,9 @@ def make_rows(keys: np.ndarray, ts: int, rng: np.random.Generator) -> pa.Table:
 
     sch = schema()
     if list_cls is pa.LargeListArray:
-        sch = sch.set(sch.get_field_index("seq_items"),
-                      pa.field("seq_items", pa.large_list(pa.int64())))
+        sch = sch.set(
+            sch.get_field_index("seq_items"), pa.field("seq_items", pa.large_list(pa.int64()))
+        )
     return pa.Table.from_arrays(cols, schema=sch)
 
 

@@ -75,7 +75,7 @@ class _Reader:
     def raw(self, n: int) -> bytes:
         if n < 0 or self.pos + n > self.end:
             raise _Truncated
-        v = self.data[self.pos:self.pos + n]
+        v = self.data[self.pos : self.pos + n]
         self.pos += n
         return v
 
@@ -100,11 +100,11 @@ class _Reader:
 
 @dataclass
 class PageLayout:
-    meta_pos: int      # absolute position of the page_meta's first byte
-    offset_pos: int    # absolute position of the offset varint
+    meta_pos: int  # absolute position of the page_meta's first byte
+    offset_pos: int  # absolute position of the offset varint
     length_pos: int
     rows_pos: int
-    crc_pos: int       # absolute position of the crc:u32 field
+    crc_pos: int  # absolute position of the crc:u32 field
     offset: int
     length: int
     num_rows: int
@@ -121,9 +121,9 @@ class FileLayout:
     num_rows_pos: int = -1
     fields: list[tuple[str, int]] = field(default_factory=list)  # (name, type id)
     ncols_pos: int = -1
-    dir_pos: int = -1      # absolute position of the first dir_entry
+    dir_pos: int = -1  # absolute position of the first dir_entry
     columns: list[tuple[int, int]] = field(default_factory=list)  # absolute (pos, len) of metas
-    pages: list[list[PageLayout]] = field(default_factory=list)   # per column
+    pages: list[list[PageLayout]] = field(default_factory=list)  # per column
 
     @property
     def data_region(self) -> tuple[int, int]:
@@ -133,7 +133,7 @@ class FileLayout:
 def _parse_field(r: _Reader, out: list[tuple[str, int]], depth: int) -> None:
     name = r.string()
     r.varint()  # field id
-    r.u8()      # nullable
+    r.u8()  # nullable
     type_id = r.u8()
     if depth == 0:
         out.append((name.decode("utf-8", "replace"), type_id))
@@ -219,8 +219,20 @@ def parse_layout(data: bytes) -> FileLayout:
                 if flags & 1:
                     cr.string()
                     cr.string()
-                pages.append(PageLayout(meta_pos, offset_pos, length_pos, rows_pos, crc_pos,
-                                        off, length, rows, crc, enc))
+                pages.append(
+                    PageLayout(
+                        meta_pos,
+                        offset_pos,
+                        length_pos,
+                        rows_pos,
+                        crc_pos,
+                        off,
+                        length,
+                        rows,
+                        crc,
+                        enc,
+                    )
+                )
         except _Truncated:
             pass
     return lay
@@ -235,9 +247,10 @@ def fix_checksums(data: bytes) -> bytes:
     for pages in lay.pages:
         for p in pages:
             if p.offset <= len(buf) and p.length <= len(buf) - p.offset:
-                struct.pack_into("<I", buf, p.crc_pos,
-                                 crc32c(bytes(buf[p.offset:p.offset + p.length])))
-    footer = bytes(buf[lay.footer_pos:lay.footer_pos + lay.footer_len])
+                struct.pack_into(
+                    "<I", buf, p.crc_pos, crc32c(bytes(buf[p.offset : p.offset + p.length]))
+                )
+    footer = bytes(buf[lay.footer_pos : lay.footer_pos + lay.footer_len])
     struct.pack_into("<I", buf, len(buf) - 12, crc32c(footer))
     return bytes(buf)
 
@@ -265,20 +278,31 @@ def seed_tables() -> list[tuple[str, object, int]]:
     def mask(k: int, frac: float = 0.15) -> np.ndarray:
         return rng.random(k) < frac
 
-    ints = [pa.int8(), pa.int16(), pa.int32(), pa.int64(),
-            pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64()]
+    ints = [
+        pa.int8(),
+        pa.int16(),
+        pa.int32(),
+        pa.int64(),
+        pa.uint8(),
+        pa.uint16(),
+        pa.uint32(),
+        pa.uint64(),
+    ]
     cols: dict[str, pa.Array] = {}
     for t in ints:
         info = np.iinfo(t.to_pandas_dtype())
         cols[f"{t}_wide"] = pa.array(
             rng.integers(info.min, info.max, n, dtype=t.to_pandas_dtype(), endpoint=True),
-            type=t, mask=mask(n))
+            type=t,
+            mask=mask(n),
+        )
         cols[f"{t}_small"] = pa.array(rng.integers(0, 9, n).astype(t.to_pandas_dtype()), type=t)
     cols["int64_sorted"] = pa.array(np.cumsum(rng.integers(0, 1000, n)), type=pa.int64())
     cols["int32_runs"] = pa.array(np.repeat(rng.integers(-5, 5, n // 8), 8), type=pa.int32())
     cols["int16_const"] = pa.array(np.full(n, 7, dtype=np.int16), type=pa.int16())
-    cols["float32"] = pa.array(rng.standard_normal(n).astype(np.float32), type=pa.float32(),
-                               mask=mask(n))
+    cols["float32"] = pa.array(
+        rng.standard_normal(n).astype(np.float32), type=pa.float32(), mask=mask(n)
+    )
     f64 = np.round(rng.standard_normal(n) * 100, 2)
     f64[0], f64[1], f64[2] = np.nan, -0.0, np.inf
     cols["float64_decimal"] = pa.array(f64, type=pa.float64())
@@ -286,15 +310,20 @@ def seed_tables() -> list[tuple[str, object, int]]:
     cols["bool"] = pa.array(rng.random(n) < 0.3, type=pa.bool_(), mask=mask(n))
     cols["bool_const"] = pa.array(np.ones(n, dtype=bool), type=pa.bool_())
     words = ["", "a", "hello", "wörld", "x" * 40, "lamina", "🙂"]
-    cols["string"] = pa.array([words[i] for i in rng.integers(0, len(words), n)],
-                              type=pa.string(), mask=mask(n))
-    cols["string_lowcard"] = pa.array([["red", "green", "blue"][i] for i in
-                                       rng.integers(0, 3, n)], type=pa.string())
-    cols["large_string"] = pa.array([words[i] for i in rng.integers(0, len(words), n)],
-                                    type=pa.large_string(), mask=mask(n))
-    cols["binary"] = pa.array([bytes(rng.integers(0, 256, int(rng.integers(0, 12)),
-                                                  dtype=np.uint8)) for _ in range(n)],
-                              type=pa.binary(), mask=mask(n))
+    cols["string"] = pa.array(
+        [words[i] for i in rng.integers(0, len(words), n)], type=pa.string(), mask=mask(n)
+    )
+    cols["string_lowcard"] = pa.array(
+        [["red", "green", "blue"][i] for i in rng.integers(0, 3, n)], type=pa.string()
+    )
+    cols["large_string"] = pa.array(
+        [words[i] for i in rng.integers(0, len(words), n)], type=pa.large_string(), mask=mask(n)
+    )
+    cols["binary"] = pa.array(
+        [bytes(rng.integers(0, 256, int(rng.integers(0, 12)), dtype=np.uint8)) for _ in range(n)],
+        type=pa.binary(),
+        mask=mask(n),
+    )
     cols["large_binary"] = pa.array([b"const"] * n, type=pa.large_binary())
     lengths = rng.integers(0, 5, n)
     offs = np.concatenate([[0], np.cumsum(lengths)])
@@ -302,29 +331,42 @@ def seed_tables() -> list[tuple[str, object, int]]:
     lmask = pa.array(mask(n))
     cols["list_int64"] = pa.ListArray.from_arrays(
         pa.array(offs.astype(np.int32)),
-        pa.array(rng.integers(-100, 100, total), type=pa.int64(), mask=mask(total)), mask=lmask)
+        pa.array(rng.integers(-100, 100, total), type=pa.int64(), mask=mask(total)),
+        mask=lmask,
+    )
     cols["list_string"] = pa.ListArray.from_arrays(
         pa.array(offs.astype(np.int32)),
-        pa.array([words[i] for i in rng.integers(0, len(words), total)], type=pa.string()))
+        pa.array([words[i] for i in rng.integers(0, len(words), total)], type=pa.string()),
+    )
     cols["list_bool"] = pa.ListArray.from_arrays(
-        pa.array(offs.astype(np.int32)), pa.array(rng.random(total) < 0.5, type=pa.bool_()))
+        pa.array(offs.astype(np.int32)), pa.array(rng.random(total) < 0.5, type=pa.bool_())
+    )
     cols["large_list_int32"] = pa.LargeListArray.from_arrays(
-        pa.array(offs.astype(np.int64)),
-        pa.array(rng.integers(0, 3, total), type=pa.int32()))
+        pa.array(offs.astype(np.int64)), pa.array(rng.integers(0, 3, total), type=pa.int32())
+    )
     cols["large_list_string"] = pa.LargeListArray.from_arrays(
         pa.array(offs.astype(np.int64)),
-        pa.array([words[i] for i in rng.integers(0, len(words), total)], type=pa.string()))
+        pa.array([words[i] for i in rng.integers(0, len(words), total)], type=pa.string()),
+    )
     cols["fsl_float32"] = pa.FixedSizeListArray.from_arrays(
-        pa.array(rng.standard_normal(n * 4).astype(np.float32), type=pa.float32(),
-                 mask=mask(n * 4, 0.05)), 4, mask=pa.array(mask(n)))
+        pa.array(
+            rng.standard_normal(n * 4).astype(np.float32), type=pa.float32(), mask=mask(n * 4, 0.05)
+        ),
+        4,
+        mask=pa.array(mask(n)),
+    )
     cols["fsl_int16"] = pa.FixedSizeListArray.from_arrays(
-        pa.array(rng.integers(0, 50, n * 3).astype(np.int16), type=pa.int16()), 3)
-    cols["date32"] = pa.array(rng.integers(-1000, 30000, n).astype(np.int32),
-                              type=pa.int32(), mask=mask(n)).cast(pa.date32())
+        pa.array(rng.integers(0, 50, n * 3).astype(np.int16), type=pa.int16()), 3
+    )
+    cols["date32"] = pa.array(
+        rng.integers(-1000, 30000, n).astype(np.int32), type=pa.int32(), mask=mask(n)
+    ).cast(pa.date32())
     cols["timestamp_ms"] = pa.array(rng.integers(0, 2**40, n), type=pa.int64()).cast(
-        pa.timestamp("ms"))
-    cols["timestamp_ns_tz"] = pa.array(rng.integers(-(2**50), 2**50, n), type=pa.int64(),
-                                       mask=mask(n)).cast(pa.timestamp("ns", tz="UTC"))
+        pa.timestamp("ms")
+    )
+    cols["timestamp_ns_tz"] = pa.array(
+        rng.integers(-(2**50), 2**50, n), type=pa.int64(), mask=mask(n)
+    ).cast(pa.timestamp("ns", tz="UTC"))
     cols["all_null_int"] = pa.array([None] * n, type=pa.int64())
     cols["all_null_string"] = pa.array([None] * n, type=pa.string())
 
@@ -345,8 +387,9 @@ def seed_tables() -> list[tuple[str, object, int]]:
     big = {
         "runs": pa.array(np.repeat(np.arange(m // 50), 50), type=pa.int64()),
         "sorted": pa.array(np.arange(m) * 3 + 1000, type=pa.int64()),
-        "lowcard": pa.array([["alpha", "beta", "gamma", "delta"][i % 4] for i in range(m)],
-                            type=pa.string()),
+        "lowcard": pa.array(
+            [["alpha", "beta", "gamma", "delta"][i % 4] for i in range(m)], type=pa.string()
+        ),
         "decimal": pa.array(np.round(rng.uniform(0, 100, m), 2), type=pa.float64()),
         "bits": pa.array(rng.integers(0, 4, m).astype(np.uint8), type=pa.uint8()),
     }

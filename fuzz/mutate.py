@@ -59,7 +59,7 @@ def _truncate(rng: random.Random, d: bytearray, other: bytes) -> str:
 def _cut_middle(rng: random.Random, d: bytearray, other: bytes) -> str:
     i = rng.randrange(len(d))
     n = rng.randrange(1, 17)
-    del d[i:i + n]
+    del d[i : i + n]
     return f"delete({i},{n})"
 
 
@@ -74,7 +74,7 @@ def _splice(rng: random.Random, d: bytearray, other: bytes) -> str:
     i = rng.randrange(len(d))
     j = rng.randrange(len(other))
     n = rng.randrange(1, 65)
-    d[i:i + n] = other[j:j + n]
+    d[i : i + n] = other[j : j + n]
     return f"splice({i},{j},{n})"
 
 
@@ -82,7 +82,7 @@ def _dup_chunk(rng: random.Random, d: bytearray, other: bytes) -> str:
     i = rng.randrange(len(d))
     n = rng.randrange(1, 33)
     j = rng.randrange(len(d) + 1)
-    d[j:j] = d[i:i + n]
+    d[j:j] = d[i : i + n]
     return f"dup({i},{n},{j})"
 
 
@@ -101,8 +101,17 @@ def _varint_field(rng: random.Random, d: bytearray, other: bytes) -> str:
 
 
 MUTATORS: list[Callable[[random.Random, bytearray, bytes], str]] = [
-    _flip_bit, _flip_bit, _set_byte, _set_byte, _truncate, _cut_middle, _insert, _splice,
-    _dup_chunk, _varint_field, _varint_field,
+    _flip_bit,
+    _flip_bit,
+    _set_byte,
+    _set_byte,
+    _truncate,
+    _cut_middle,
+    _insert,
+    _splice,
+    _dup_chunk,
+    _varint_field,
+    _varint_field,
 ]
 
 
@@ -141,7 +150,7 @@ def exercise(data: bytes, rng: random.Random | None = None) -> str:
     except lamina.LaminaError as e:
         outcome = type(e).__name__
     if n > 0:
-        k = (rng.randrange(n) if rng else n // 2)
+        k = rng.randrange(n) if rng else n // 2
         idx = [k, n - 1, 0, k]
         try:
             t = r.take(idx)
@@ -163,9 +172,14 @@ def exercise(data: bytes, rng: random.Random | None = None) -> str:
     return outcome
 
 
-def fuzz_loop(seeds: dict[str, bytes], iterations: int, seed: int,
-              max_seed_bytes: int = 4096, budget_s: float = 1e9,
-              last_input: str | None = None) -> tuple[dict[str, int], dict[tuple[str, str], str]]:
+def fuzz_loop(
+    seeds: dict[str, bytes],
+    iterations: int,
+    seed: int,
+    max_seed_bytes: int = 4096,
+    budget_s: float = 1e9,
+    last_input: str | None = None,
+) -> tuple[dict[str, int], dict[tuple[str, str], str]]:
     rng = random.Random(seed)
     names = sorted(k for k, v in seeds.items() if len(v) <= max_seed_bytes)
     outcomes: dict[str, int] = {}
@@ -207,17 +221,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--last-input", default="last-input.lam")
     args = ap.parse_args(argv)
     seeds = make_corpus.seed_files()
-    outcomes, failures = fuzz_loop(seeds, args.iterations, args.seed, args.max_seed_bytes,
-                                   args.budget, args.last_input)
+    outcomes, failures = fuzz_loop(
+        seeds, args.iterations, args.seed, args.max_seed_bytes, args.budget, args.last_input
+    )
     print(json.dumps({"outcomes": outcomes, "failures": list(failures.values())}))
     if failures:
-        print(f"{len(failures)} distinct non-lamina outcomes:\n" + "\n".join(failures.values()),
-              file=sys.stderr)
+        print(
+            f"{len(failures)} distinct non-lamina outcomes:\n" + "\n".join(failures.values()),
+            file=sys.stderr,
+        )
         return 1
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

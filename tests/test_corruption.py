@@ -98,8 +98,9 @@ def test_every_byte_flip_is_detected(files):
                     read_all(bytes(bad))
                 except lamina.CorruptFileError:
                     continue
-                pytest.fail(f"{name}: flipping byte {i} of {len(data)} (mask {mask:#x}) "
-                            f"was not detected")
+                pytest.fail(
+                    f"{name}: flipping byte {i} of {len(data)} (mask {mask:#x}) was not detected"
+                )
 
 
 def test_flips_in_pages_name_the_checksum(files):
@@ -129,7 +130,8 @@ def _with_version(data: bytes, head: int | None, tail: int | None) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "head,tail", [(2, 2), (7, 7), (2, None), (None, 2), (0xFFFFFFFF, 0xFFFFFFFF)])
+    "head,tail", [(2, 2), (7, 7), (2, None), (None, 2), (0xFFFFFFFF, 0xFFFFFFFF)]
+)
 def test_newer_format_version(files, head, tail):
     data = _with_version(files["col_int32_small"], head, tail)
     # Header and tail agreeing on a newer version: a file from the future, not damage.
@@ -159,17 +161,21 @@ def test_bad_old_version(files, head, tail):
 # ---- (d) not lamina files ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    b"L",
-    b"LAMF",
-    b"LAMF\x01\x00\x00\x00",
-    b"LAMF" + b"\x00" * 20 + b"LAMF",
-    b"PAR1" + b"\x00" * 64 + b"PAR1",
-    b"hello, world\n" * 10,
-    bytes(range(256)),
-    b"\x00" * 4096,
-], ids=lambda d: f"{len(d)}B")
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"L",
+        b"LAMF",
+        b"LAMF\x01\x00\x00\x00",
+        b"LAMF" + b"\x00" * 20 + b"LAMF",
+        b"PAR1" + b"\x00" * 64 + b"PAR1",
+        b"hello, world\n" * 10,
+        bytes(range(256)),
+        b"\x00" * 4096,
+    ],
+    ids=lambda d: f"{len(d)}B",
+)
 def test_not_a_lamina_file(data):
     with pytest.raises(lamina.CorruptFileError):
         FileReader.from_bytes(data)
@@ -239,8 +245,15 @@ def const_bitmap(n: int, bit: int = 1) -> bytes:
     return stream(1, put_varint(n) + bytes([bit]))
 
 
-def field(name, type_id: int, child: bytes | None = None, list_size: int = 0,
-          nullable: int = 1, field_id: int = 1, tz: bytes = b"") -> bytes:
+def field(
+    name,
+    type_id: int,
+    child: bytes | None = None,
+    list_size: int = 0,
+    nullable: int = 1,
+    field_id: int = 1,
+    tz: bytes = b"",
+) -> bytes:
     raw = name if isinstance(name, bytes) else name.encode()
     out = put_varint(len(raw)) + raw + put_varint(field_id) + bytes([nullable, type_id])
     if type_id == 20:
@@ -252,12 +265,19 @@ def field(name, type_id: int, child: bytes | None = None, list_size: int = 0,
     return out
 
 
-def build_file(fields: list[bytes], num_rows: int, columns: list[list[tuple[bytes, int]]],
-               *, page_overrides: dict[tuple[int, int], dict[str, int]] | None = None,
-               footer_prefix: bytes | None = None, num_rows_field: int | None = None,
-               ncols: int | None = None, padding: int = 0,
-               page_stats: dict[tuple[int, int], tuple[bytes, bytes]] | None = None,
-               file_metadata: Sequence[tuple[bytes, bytes]] = ()) -> bytes:
+def build_file(
+    fields: list[bytes],
+    num_rows: int,
+    columns: list[list[tuple[bytes, int]]],
+    *,
+    page_overrides: dict[tuple[int, int], dict[str, int]] | None = None,
+    footer_prefix: bytes | None = None,
+    num_rows_field: int | None = None,
+    ncols: int | None = None,
+    padding: int = 0,
+    page_stats: dict[tuple[int, int], tuple[bytes, bytes]] | None = None,
+    file_metadata: Sequence[tuple[bytes, bytes]] = (),
+) -> bytes:
     """columns[c] = [(page bytes, page rows)]; overrides patch page_meta fields."""
     out = bytearray(b"LAMF" + struct.pack("<I", 1))
     metas = []
@@ -317,8 +337,9 @@ def crafted_cases() -> dict[str, bytes]:
     c["page_rows_zero"] = build_file(i64, 10, [[(int64_page(0), 0), (int64_page(10), 10)]])
     # A page over the per-page row cap (the file is padded so the row count alone passes).
     big = (1 << 20) + 1
-    c["page_rows_over_cap"] = build_file(i64, big, [[(int64_page(big), big)]],
-                                         padding=big // 8 + 64)
+    c["page_rows_over_cap"] = build_file(
+        i64, big, [[(int64_page(big), big)]], padding=big // 8 + 64
+    )
     # Page lengths and offsets outside the data region.
     for k, ov in {
         "page_length_2^40": {"length": 1 << 40},
@@ -332,47 +353,65 @@ def crafted_cases() -> dict[str, bytes]:
         c[k] = build_file(i64, 10, [[(int64_page(10), 10)]], page_overrides={(0, 0): ov})
     # Streams whose counts or lengths disagree with the page.
     c["stream_count_2^40"] = build_file(
-        i64, 10, [[(const_bitmap(10) + const_ints(1 << 40, 5, 8), 10)]])
+        i64, 10, [[(const_bitmap(10) + const_ints(1 << 40, 5, 8), 10)]]
+    )
     c["stream_body_len_2^60"] = build_file(
-        i64, 10, [[(const_bitmap(10) + b"\x00" + put_varint(1 << 60) + b"\x0a", 10)]])
+        i64, 10, [[(const_bitmap(10) + b"\x00" + put_varint(1 << 60) + b"\x0a", 10)]]
+    )
     c["plain_count_vs_bytes"] = build_file(
-        i64, 10, [[(const_bitmap(10) + plain_ints([1, 2, 3], 8, count=10), 10)]])
+        i64, 10, [[(const_bitmap(10) + plain_ints([1, 2, 3], 8, count=10), 10)]]
+    )
     c["validity_count_2^50"] = build_file(
-        i64, 10, [[(const_bitmap(1 << 50) + const_ints(10, 5, 8), 10)]])
+        i64, 10, [[(const_bitmap(1 << 50) + const_ints(10, 5, 8), 10)]]
+    )
     c["bitpack_bits_65"] = build_file(
-        i64, 10, [[(const_bitmap(10) + stream(2, put_varint(10) + bytes([65]) + b"\0" * 8), 10)]])
+        i64, 10, [[(const_bitmap(10) + stream(2, put_varint(10) + bytes([65]) + b"\0" * 8), 10)]]
+    )
     # Footer fields with absurd counts and lengths.
     for k, prefix in {
         "field_count_2^40": put_varint(10) + put_varint(1 << 40),
         "field_name_len_2^60": put_varint(10) + put_varint(1) + put_varint(1 << 60) + b"x",
         "metadata_count_2^40": put_varint(10) + put_varint(1) + i64[0] + put_varint(1 << 40),
-        "metadata_value_len_2^40": put_varint(10) + put_varint(1) + i64[0] + put_varint(1)
-        + put_varint(1) + b"k" + put_varint(1 << 40),
+        "metadata_value_len_2^40": put_varint(10)
+        + put_varint(1)
+        + i64[0]
+        + put_varint(1)
+        + put_varint(1)
+        + b"k"
+        + put_varint(1 << 40),
     }.items():
         c[k] = build_file(i64, 10, [[(int64_page(10), 10)]], footer_prefix=prefix)
     c["column_count_2^40"] = build_file(i64, 10, [[(int64_page(10), 10)]], ncols=1 << 40)
     c["page_count_2^40"] = _patch_page_count(c["valid_int64"], 1 << 40)
     # Footer strings that cannot become Python/Arrow strings, and impossible schemas
     # (found by fuzz/fuzz_reader.py).
-    c["field_name_not_utf8"] = build_file([field(b"\xe6x", INT64)], 10,
-                                          [[(int64_page(10), 10)]])
-    c["timezone_not_utf8"] = build_file([field("t", 20, tz=b"\xff\xfe")], 10,
-                                        [[(int64_page(10), 10)]])
-    c["metadata_key_not_utf8"] = build_file(i64, 10, [[(int64_page(10), 10)]],
-                                            file_metadata=[(b"\xc3(", b"v")])
-    c["duplicate_field_names"] = build_file([field("x", INT64), field("x", INT64, field_id=2)],
-                                            10, [[(int64_page(10), 10)]] * 2)
+    c["field_name_not_utf8"] = build_file([field(b"\xe6x", INT64)], 10, [[(int64_page(10), 10)]])
+    c["timezone_not_utf8"] = build_file(
+        [field("t", 20, tz=b"\xff\xfe")], 10, [[(int64_page(10), 10)]]
+    )
+    c["metadata_key_not_utf8"] = build_file(
+        i64, 10, [[(int64_page(10), 10)]], file_metadata=[(b"\xc3(", b"v")]
+    )
+    c["duplicate_field_names"] = build_file(
+        [field("x", INT64), field("x", INT64, field_id=2)], 10, [[(int64_page(10), 10)]] * 2
+    )
     # Statistics whose min/max do not have the type's size (8 bytes for integers).
     wrong_size = {"stats_min_3_bytes": (b"abc", b"\0" * 8), "stats_max_empty": (b"\0" * 8, b"")}
     for k, st in wrong_size.items():
         c[k] = build_file(i64, 10, [[(int64_page(10), 10)]], page_stats={(0, 0): st})
     big = struct.pack("<q", 1 << 62)
     c["stats_date32_out_of_range"] = build_file(
-        [field("d", 19)], 10, [[(const_bitmap(10) + const_ints(10, 5, 4), 10)]],
-        page_stats={(0, 0): (big, big)})
-    c["stats_bool_empty"] = build_file([field("b", 11)], 10,
-                                       [[(const_bitmap(10) + const_bitmap(10), 10)]],
-                                       page_stats={(0, 0): (b"", b"")})
+        [field("d", 19)],
+        10,
+        [[(const_bitmap(10) + const_ints(10, 5, 4), 10)]],
+        page_stats={(0, 0): (big, big)},
+    )
+    c["stats_bool_empty"] = build_file(
+        [field("b", 11)],
+        10,
+        [[(const_bitmap(10) + const_bitmap(10), 10)]],
+        page_stats={(0, 0): (b"", b"")},
+    )
     # fixed_size_list<float32, 2^20>: 2^20 child values per row. A few thousand rows of
     # constant streams would decode into gigabytes; the page cannot justify that.
     fsl = [field("v", FSL, field("item", FLOAT32, field_id=2), list_size=1 << 20)]
@@ -380,8 +419,7 @@ def crafted_cases() -> dict[str, bytes]:
     page = const_bitmap(rows) + const_bitmap(rows << 20) + const_ints(rows << 20, 0, 4)
     # Padding lets the row count pass the file-size bound, so only the page's own
     # length can refuse the 1500 * 2^20 child values.
-    c["fsl_2^20_children_per_row"] = build_file(fsl, rows, [[(page, rows)]],
-                                                padding=rows // 8 + 64)
+    c["fsl_2^20_children_per_row"] = build_file(fsl, rows, [[(page, rows)]], padding=rows // 8 + 64)
     # A list page whose offsets claim far more children than its bytes describe.
     lst = [field("l", LIST, field("item", INT64, field_id=2))]
     n = 4
@@ -403,8 +441,10 @@ def big_but_valid_cases() -> dict[str, bytes]:
     c: dict[str, bytes] = {}
     kids = 1 << 22
     page = const_bitmap(1) + plain_ints([0, kids], 8) + const_bitmap(kids) + const_ints(kids, 0, 8)
-    two = [field("a", LIST, field("item", INT64, field_id=2)),
-           field("b", LIST, field("item", INT64, field_id=4), field_id=3)]
+    two = [
+        field("a", LIST, field("item", INT64, field_id=2)),
+        field("b", LIST, field("item", INT64, field_id=4), field_id=3),
+    ]
     # Two columns of 64 one-row pages with 2^22 int64 children each: 2 GiB per column.
     c["two_list_columns_2^28_children"] = build_file(two, 64, [[(page, 1)] * 64] * 2)
     return c
@@ -416,14 +456,14 @@ def _patch_page_count(data: bytes, count: int) -> bytes:
     new = put_varint(count)
     old_len = len(put_varint(len(lay.pages[0])))
     # Rebuild: footer bytes with the column meta's page count replaced; fix lengths.
-    footer = bytearray(data[lay.footer_pos:lay.footer_pos + lay.footer_len])
+    footer = bytearray(data[lay.footer_pos : lay.footer_pos + lay.footer_len])
     rel = pos - lay.footer_pos
-    footer[rel:rel + old_len] = new
+    footer[rel : rel + old_len] = new
     delta = len(new) - old_len
     dir_rel = lay.dir_pos - lay.footer_pos
     off, mlen = struct.unpack_from("<QI", footer, dir_rel)
     struct.pack_into("<QI", footer, dir_rel, off, mlen + delta)
-    body = data[:lay.footer_pos] + bytes(footer)
+    body = data[: lay.footer_pos] + bytes(footer)
     return body + struct.pack("<III", len(footer), crc32c(bytes(footer)), 1) + b"LAMF"
 
 
@@ -436,8 +476,12 @@ def _read_crafted(name: str) -> dict:
         outcome, msg = "ok", ""
     except Exception as e:
         outcome, msg = type(e).__name__, str(e)
-    return {"outcome": outcome, "message": msg, "seconds": time.monotonic() - t0,
-            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "outcome": outcome,
+        "message": msg,
+        "seconds": time.monotonic() - t0,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 ABSURD = sorted(k for k in crafted_cases() if k != "valid_int64")
@@ -465,8 +509,9 @@ def _run_children(names: list[str]) -> dict[str, dict]:
     todo = list(names)
     while todo:
         code = _CHILD.format(limit=AS_LIMIT, tests=TESTS, names=todo)
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                              text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+        )
         started = None
         for line in proc.stdout.splitlines():
             if line.startswith("START "):
@@ -477,8 +522,12 @@ def _run_children(names: list[str]) -> dict[str, dict]:
                 started = None
         if proc.returncode != 0:
             died = started or todo[0]
-            results[died] = {"outcome": f"died (exit {proc.returncode})",
-                             "message": proc.stderr[-2000:], "seconds": 0, "max_rss_mb": 0}
+            results[died] = {
+                "outcome": f"died (exit {proc.returncode})",
+                "message": proc.stderr[-2000:],
+                "seconds": 0,
+                "max_rss_mb": 0,
+            }
         todo = [n for n in todo if n not in results]
     return results
 
@@ -518,6 +567,7 @@ def test_big_valid_files_fail_cleanly_under_memory_limit(name):
 
 def _regressions() -> dict[str, bytes]:
     import base64
+
     out = {}
     for name, b64 in REGRESSIONS.items():
         out[name] = base64.b64decode(b64)
@@ -575,6 +625,7 @@ def test_fuzz_regression(name):
         "    except lamina.LaminaError:\n"
         "        pass\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]

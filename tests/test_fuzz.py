@@ -49,29 +49,38 @@ def test_python_crc32c_matches_files(seeds):
     data = seeds["col_int64_wide"]
     lay = make_corpus.parse_layout(data)
     p = lay.pages[0][0]
-    assert make_corpus.crc32c(data[p.offset:p.offset + p.length]) == p.crc
-    footer = data[lay.footer_pos:lay.footer_pos + lay.footer_len]
+    assert make_corpus.crc32c(data[p.offset : p.offset + p.length]) == p.crc
+    footer = data[lay.footer_pos : lay.footer_pos + lay.footer_len]
     assert make_corpus.crc32c(footer) == int.from_bytes(data[-12:-8], "little")
 
 
-def _run_loop(tmp_path, seed: int, iterations: int, budget: float, max_seed_bytes: int,
-              timeout: float) -> dict:
+def _run_loop(
+    tmp_path, seed: int, iterations: int, budget: float, max_seed_bytes: int, timeout: float
+) -> dict:
     last = tmp_path / "last-input.lam"
-    cmd = [sys.executable, os.path.join(FUZZ_DIR, "mutate.py"), f"--seed={seed}",
-           f"--iterations={iterations}", f"--budget={budget}",
-           f"--max-seed-bytes={max_seed_bytes}", f"--last-input={last}"]
+    cmd = [
+        sys.executable,
+        os.path.join(FUZZ_DIR, "mutate.py"),
+        f"--seed={seed}",
+        f"--iterations={iterations}",
+        f"--budget={budget}",
+        f"--max-seed-bytes={max_seed_bytes}",
+        f"--last-input={last}",
+    ]
     try:
-        proc = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"fuzz loop hung; last input: {_describe(last)}")
     if proc.returncode < 0 or (proc.returncode != 0 and not proc.stdout.strip()):
-        pytest.fail(f"reader crashed (exit {proc.returncode}) on {_describe(last)}\n"
-                    f"{proc.stderr[-3000:]}")
+        pytest.fail(
+            f"reader crashed (exit {proc.returncode}) on {_describe(last)}\n{proc.stderr[-3000:]}"
+        )
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert not result["failures"], (
-        f"{len(result['failures'])} distinct non-lamina outcomes:\n"
-        + "\n".join(result["failures"]))
+        f"{len(result['failures'])} distinct non-lamina outcomes:\n" + "\n".join(result["failures"])
+    )
     return result["outcomes"]
 
 
@@ -86,16 +95,16 @@ def _describe(last) -> str:
 
 def test_mutation_fuzz_brief(tmp_path):
     """A fixed-seed mutation loop: a few thousand mutants in well under 20 s."""
-    outcomes = _run_loop(tmp_path, seed=0x1A31A, iterations=2000, budget=12.0,
-                         max_seed_bytes=4096, timeout=120)
+    outcomes = _run_loop(
+        tmp_path, seed=0x1A31A, iterations=2000, budget=12.0, max_seed_bytes=4096, timeout=120
+    )
     assert sum(outcomes.values()) >= 500  # the budget is a guard, not the normal stop
     assert outcomes.get("CorruptFileError", 0) > 0
 
 
 @pytest.mark.slow
 def test_mutation_fuzz_long(tmp_path):
-    _run_loop(tmp_path, seed=7, iterations=60000, budget=1e9, max_seed_bytes=1 << 20,
-              timeout=3600)
+    _run_loop(tmp_path, seed=7, iterations=60000, budget=1e9, max_seed_bytes=1 << 20, timeout=3600)
 
 
 def _atheris_available() -> bool:
@@ -105,10 +114,18 @@ def _atheris_available() -> bool:
 def _run_atheris(tmp_path, runs: int, seed: int, timeout: int) -> None:
     corpus = tmp_path / "corpus"
     make_corpus.main(["make_corpus", str(corpus)])
-    cmd = [sys.executable, os.path.join(FUZZ_DIR, "fuzz_reader.py"), f"-runs={runs}",
-           f"-seed={seed}", "-rss_limit_mb=4096", "-timeout=30", str(corpus)]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True,
-                          timeout=timeout)
+    cmd = [
+        sys.executable,
+        os.path.join(FUZZ_DIR, "fuzz_reader.py"),
+        f"-runs={runs}",
+        f"-seed={seed}",
+        "-rss_limit_mb=4096",
+        "-timeout=30",
+        str(corpus),
+    ]
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
     assert "Done" in proc.stderr, proc.stderr[-4000:]
 
@@ -125,13 +142,25 @@ def test_atheris_long(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("LAMINA_FUZZ_BINARY"),
-                    reason="set LAMINA_FUZZ_BINARY to a built cpp/fuzz/fuzz_file_reader")
+@pytest.mark.skipif(
+    not os.environ.get("LAMINA_FUZZ_BINARY"),
+    reason="set LAMINA_FUZZ_BINARY to a built cpp/fuzz/fuzz_file_reader",
+)
 def test_libfuzzer_binary(tmp_path):
     corpus = tmp_path / "corpus"
     make_corpus.main(["make_corpus", str(corpus)])
     proc = subprocess.run(
-        [os.environ["LAMINA_FUZZ_BINARY"], "-seed=1", "-runs=20000", "-rss_limit_mb=2048",
-         "-timeout=10", str(corpus)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=1800)
+        [
+            os.environ["LAMINA_FUZZ_BINARY"],
+            "-seed=1",
+            "-runs=20000",
+            "-rss_limit_mb=2048",
+            "-timeout=10",
+            str(corpus),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stderr[-8000:]

@@ -236,8 +236,10 @@ def test_gather_in_pieces_across_pages(tmp_path: Path, duplicates: bool) -> None
     types = [(name, t) for name, t in column_types() if name in fixed]
     table = make_table(keys, rng, 0.2, types)
     table = table.append_column("s", pa.array(rng.integers(0, 9, n).astype(str))).append_column(
-        "l", pa.ListArray.from_arrays(pa.array(np.arange(n + 1) // 2 * 2, pa.int32()),
-                                      pa.array(np.arange(n), pa.int64()))
+        "l",
+        pa.ListArray.from_arrays(
+            pa.array(np.arange(n + 1) // 2 * 2, pa.int32()), pa.array(np.arange(n), pa.int64())
+        ),
     )
     files = write_and_check(
         tmp_path, table, table.to_batches(max_chunksize=70_000), target_file_size=8_000_000

@@ -68,7 +68,10 @@ Row = tuple[int, int, Any, Any, int]  # (key index, kind, v, s, seq)
 
 
 def model(
-    runs: list[list[Row]], priorities: list[int], per_row_seq: bool, engine: str,
+    runs: list[list[Row]],
+    priorities: list[int],
+    per_row_seq: bool,
+    engine: str,
     aggregates: dict[str, str],
 ) -> dict[int, dict[str, Any]]:
     versions: dict[int, list[tuple[int, int, int, Any, Any]]] = defaultdict(list)
@@ -94,9 +97,7 @@ def model(
     return out
 
 
-def write_runs(
-    tmp: Path, key_type: str, runs: list[list[Row]], per_row_seq: bool
-) -> list[str]:
+def write_runs(tmp: Path, key_type: str, runs: list[list[Row]], per_row_seq: bool) -> list[str]:
     arrow_type, key_of = KEY_TYPES[key_type]
     paths = []
     for r, rows in enumerate(runs):
@@ -118,8 +119,12 @@ def write_runs(
 
 
 def merge_read(
-    paths: list[str], priorities: list[int], key_type: str, engine: str,
-    aggregates: dict[str, str], columns: list[str],
+    paths: list[str],
+    priorities: list[int],
+    key_type: str,
+    engine: str,
+    aggregates: dict[str, str],
+    columns: list[str],
 ) -> pa.RecordBatch:
     schema = pa.schema([("k", KEY_TYPES[key_type][0]), ("v", pa.int64()), ("s", pa.string())])
     options = {
@@ -133,8 +138,12 @@ def merge_read(
 
 
 def check(
-    tmp: Path, key_type: str, engine_name: str, runs: list[list[Row]],
-    priorities: list[int], per_row_seq: bool,
+    tmp: Path,
+    key_type: str,
+    engine_name: str,
+    runs: list[list[Row]],
+    priorities: list[int],
+    per_row_seq: bool,
 ) -> None:
     engine, aggregates = ENGINES[engine_name]
     paths = write_runs(tmp, key_type, runs, per_row_seq)
@@ -162,13 +171,15 @@ def run_sets(draw: Any, max_runs: int = 12, universe: int = 40) -> Any:
         keys = draw(st.lists(st.integers(lo, hi - 1), unique=True, max_size=hi - lo))
         rows = []
         for k in keys:
-            rows.append((
-                k,
-                draw(st.sampled_from([0, 0, 0, 1, 2])),
-                draw(st.one_of(st.none(), st.integers(-50, 50))),
-                draw(st.one_of(st.none(), st.text("ab\0", max_size=2))),
-                draw(st.integers(0, 6)),  # small: sequences tie across runs
-            ))
+            rows.append(
+                (
+                    k,
+                    draw(st.sampled_from([0, 0, 0, 1, 2])),
+                    draw(st.one_of(st.none(), st.integers(-50, 50))),
+                    draw(st.one_of(st.none(), st.text("ab\0", max_size=2))),
+                    draw(st.integers(0, 6)),  # small: sequences tie across runs
+                )
+            )
         runs.append(rows)
     priorities = draw(st.lists(st.integers(1, 4), min_size=n_runs, max_size=n_runs))
     return runs, priorities, per_row_seq
@@ -177,12 +188,19 @@ def run_sets(draw: Any, max_runs: int = 12, universe: int = 40) -> Any:
 @pytest.mark.parametrize("range_rows", RANGE_ROWS)
 @pytest.mark.parametrize("engine", list(ENGINES))
 @pytest.mark.parametrize("key_type", list(KEY_TYPES))
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=run_sets())
 def test_ranges_match_model(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
-    range_rows: str, engine: str, key_type: str, data: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    range_rows: str,
+    engine: str,
+    key_type: str,
+    data: Any,
 ) -> None:
     monkeypatch.setenv("LAMINA_MERGE_MIN_RANGE_ROWS", range_rows)
     runs, priorities, per_row_seq = data
@@ -190,11 +208,14 @@ def test_ranges_match_model(
 
 
 @pytest.mark.parametrize("engine", list(ENGINES))
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=run_sets(max_runs=16, universe=3))
 def test_all_duplicate_keys(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, engine: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    engine: str,
     data: Any,
 ) -> None:
     """Few distinct keys, each in many runs: a range border cannot split a key."""
@@ -247,8 +268,13 @@ def test_unsorted_run_is_corruption(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("LAMINA_MERGE_MIN_RANGE_ROWS", "1")
     for key_type, keys in (("int64", [1, 3, 3, 4]), ("int32", [5, 2, 7]), ("string", ["b", "a"])):
         arrow_type = KEY_TYPES[key_type][0]
-        t = pa.table({"k": pa.array(keys, arrow_type), "v": pa.array([1] * len(keys), pa.int64()),
-                      "s": pa.array(["x"] * len(keys), pa.string())})
+        t = pa.table(
+            {
+                "k": pa.array(keys, arrow_type),
+                "v": pa.array([1] * len(keys), pa.int64()),
+                "s": pa.array(["x"] * len(keys), pa.string()),
+            }
+        )
         path = str(tmp_path / f"{key_type}.lam")
         _core.write_file(path, t.__arrow_c_stream__(), {"sync": False})
         good = str(tmp_path / f"{key_type}-good.lam")
@@ -267,6 +293,10 @@ def test_large_random_runs(tmp_path: Path, engine: str) -> None:
     runs: list[list[Row]] = []
     for _r in range(8):
         keys = rng.sample(range(-60_000, 60_000), 25_000)
-        runs.append([(k, rng.choice([0, 0, 0, 0, 1, 2]), rng.randint(0, 9), "x", rng.randint(0, 9))
-                     for k in keys])
+        runs.append(
+            [
+                (k, rng.choice([0, 0, 0, 0, 1, 2]), rng.randint(0, 9), "x", rng.randint(0, 9))
+                for k in keys
+            ]
+        )
     check(tmp_path, "int32", engine, runs, list(range(1, 9)), per_row_seq=True)

@@ -36,13 +36,13 @@ def _rows(keys: list[int], nulls: bool, salt: int = 0) -> pa.Table:
         "b": [None if null(k, 3) else (k + salt) % 3 == 0 for k in keys],
         "s": [None if null(k, 4) else f"s{k}-{salt}" * (k % 4) for k in keys],
         "l": [
-            None if null(k, 0) else [None if nulls and j == 1 else k + j + salt
-                                     for j in range(k % 4)]
+            None
+            if null(k, 0)
+            else [None if nulls and j == 1 else k + j + salt for j in range(k % 4)]
             for k in keys
         ],
         "v": [
-            None if null(k, 2) else [float(k), None if nulls and k % 3 == 0 else 1.0]
-            for k in keys
+            None if null(k, 2) else [float(k), None if nulls and k % 3 == 0 else 1.0] for k in keys
         ],
     }
     return pa.table(cols, schema=SCHEMA)
@@ -149,7 +149,10 @@ def test_deletes_take_the_merge_path(tmp_path: Path) -> None:
 
 def test_first_row_engine_disjoint(tmp_path: Path) -> None:
     t = lamina.create_table(
-        str(tmp_path / "fr"), SCHEMA, primary_key=["id"], merge_engine="first_row",
+        str(tmp_path / "fr"),
+        SCHEMA,
+        primary_key=["id"],
+        merge_engine="first_row",
         options={"write.sync": "false"},
     )
     a = _rows(list(range(100, 200)), True)

@@ -31,9 +31,7 @@ import pyarrow as pa
 from lamina import _core
 from lamina.io import FileIO, NotDurableError
 
-SCHEMA = pa.schema(
-    [("p", pa.int32()), ("id", pa.int64()), ("v", pa.int64()), ("s", pa.string())]
-)
+SCHEMA = pa.schema([("p", pa.int32()), ("id", pa.int64()), ("v", pa.int64()), ("s", pa.string())])
 Key = tuple[int, int]
 Row = tuple[int, str]
 State = dict[Key, Row]
@@ -410,8 +408,10 @@ def main() -> int:
             total.by_op.update(st.by_op)
             n += 1
     print(total.line())
-    print(f"failed operations by kind: {dict(sorted(total.by_op.items()))}; "
-          f"visible but not durable: {total.not_durable}")
+    print(
+        f"failed operations by kind: {dict(sorted(total.by_op.items()))}; "
+        f"visible but not durable: {total.not_durable}"
+    )
     for w in total.wrong_errors[:20]:
         print("finding:", w)
     return 1 if total.lost_rows or total.wrong_errors else 0
