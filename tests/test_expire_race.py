@@ -215,7 +215,7 @@ def test_compaction_whose_snapshot_is_expired_before_it_reads_manifests_returns_
     path = str(tmp_path / "t")
     create(path, **FOLD)
     mine = lamina.open_table(path)
-    orig = mine._table_schema
+    orig = mine._ctx.table_schema
     fired = []
 
     def hooked(schema_id: Any = None) -> Any:  # between resolving latest and planning
@@ -224,7 +224,7 @@ def test_compaction_whose_snapshot_is_expired_before_it_reads_manifests_returns_
             expire_everything_but_a_new_latest(path, 3)
         return orig(schema_id)
 
-    mine._table_schema = hooked  # type: ignore[method-assign]
+    mine._ctx.table_schema = hooked  # type: ignore[method-assign]
     assert mine.compact(full=True) is None
     assert fired
     t = lamina.open_table(path)

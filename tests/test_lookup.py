@@ -186,12 +186,12 @@ def test_lookup_matches_model(
         table, model = _build(d + "/t", shape, engine, buckets, program)
         ks = [_key(shape, k) for k in wanted]
         ks += ks[:3]  # repeated keys in the request
-        got = _as_dict(shape, _lookup.lookup(table, _key_table(shape, ks)))
+        got = _as_dict(shape, _lookup.lookup(table._ctx, _key_table(shape, ks)))
         want = {k: model.rows[k] for k in ks if k in model.rows}
         assert got == want
         assert list(got) == list(want)  # request order, a repeated key at its first place
         # A projection without the key columns returns the same rows' values.
-        proj = _lookup.lookup(table, _key_table(shape, ks), columns=["a", "c"])
+        proj = _lookup.lookup(table._ctx, _key_table(shape, ks), columns=["a", "c"])
         assert proj.column_names == ["a", "c"]
         assert proj.to_pylist() == [{"a": v["a"], "c": v["c"]} for v in want.values()]
     finally:
@@ -200,12 +200,12 @@ def test_lookup_matches_model(
 
 def test_lookup_empty_request_and_empty_table(tmp: str) -> None:
     table, _ = _build(tmp + "/t", "int", "deduplicate", 2, [])
-    assert _lookup.lookup(table, {"k": pa.array([1], pa.int64())}).num_rows == 0
+    assert _lookup.lookup(table._ctx, {"k": pa.array([1], pa.int64())}).num_rows == 0
     table.write(_rows_table("int", [((1,), dict.fromkeys(VALUE_COLS))]))
-    empty = _lookup.lookup(table, {"k": pa.array([], pa.int64())}, columns=["k", "b"])
+    empty = _lookup.lookup(table._ctx, {"k": pa.array([], pa.int64())}, columns=["k", "b"])
     assert empty.num_rows == 0 and empty.column_names == ["k", "b"]
     with pytest.raises(InvalidArgumentError):
-        _lookup.lookup(table, {"k": [1]}, columns=["nope"])
+        _lookup.lookup(table._ctx, {"k": [1]}, columns=["nope"])
 
 
 def _big_int_table(path: str) -> tuple[Any, dict[int, tuple[int, str]]]:
@@ -232,13 +232,13 @@ def test_lookup_multi_page_files(tmp: str) -> None:
     rng = np.random.default_rng(1)
     for n in (1, 7, 2_000):
         ks = rng.integers(-10, 520_000, n)
-        got = _lookup.lookup(table, {"k": ks}).to_pydict()
+        got = _lookup.lookup(table._ctx, {"k": ks}).to_pydict()
         want = {int(k): model[int(k)] for k in ks if int(k) in model}
         assert dict(zip(got["k"], zip(got["v"], got["w"]))) == want
         assert got["k"] == list(want)  # request order, a repeated key at its first place
     table.compact(full=True)
     ks = rng.integers(-10, 520_000, 3_000)
-    got = _lookup.lookup(table, {"k": ks}, columns=["v", "k"]).to_pydict()
+    got = _lookup.lookup(table._ctx, {"k": ks}, columns=["v", "k"]).to_pydict()
     want_v = {int(k): model[int(k)][0] for k in ks if int(k) in model}
     assert dict(zip(got["k"], got["v"])) == want_v
 
@@ -260,7 +260,7 @@ def test_lookup_composite_key_first_part_spans_pages(tmp: str) -> None:
     model = {(a, b): (-b if b % 5 == 0 else b) for a, b in zip(s, k)}
     wanted = [(s_vals[j % 3], j) for j in range(0, n, 37)] + [(s_vals[0], 1), (s_vals[2], 10**9)]
     got = _lookup.lookup(
-        table, pa.table({"s": [w[0] for w in wanted], "k": [w[1] for w in wanted]})
+        table._ctx, pa.table({"s": [w[0] for w in wanted], "k": [w[1] for w in wanted]})
     ).to_pydict()
     assert dict(zip(zip(got["s"], got["k"]), got["v"])) == {
         w: model[w] for w in wanted if w in model
@@ -273,7 +273,7 @@ def test_reader_cache_sees_a_file_rewritten_in_place(tmp: str) -> None:
     schema = pa.schema([("k", pa.int64()), ("v", pa.int64())])
     table = lamina.create_table(tmp + "/t", schema, primary_key=["k"])
     table.write(pa.table({"k": np.arange(1000), "v": np.arange(1000) * 7}))
-    assert _lookup.lookup(table, {"k": [5]}).to_pydict() == {"k": [5], "v": [35]}
+    assert _lookup.lookup(table._ctx, {"k": [5]}).to_pydict() == {"k": [5], "v": [35]}
     assert _core.reader_cache_size() >= 1
     path = os.path.join(table.path, table._live_files(table.snapshot(None))[0].path)
     with open(path, "rb") as f:
@@ -284,7 +284,7 @@ def test_reader_cache_sees_a_file_rewritten_in_place(tmp: str) -> None:
     st = os.stat(path)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     with pytest.raises(CorruptFileError):
-        _lookup.lookup(table, {"k": [5]})
+        _lookup.lookup(table._ctx, {"k": [5]})
     _core.reader_cache_clear()
     assert _core.reader_cache_size() == 0
 

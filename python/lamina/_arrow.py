@@ -20,9 +20,7 @@ def to_stream_capsule(data: Any) -> Any:
     if hasattr(data, "__arrow_c_stream__"):
         return data.__arrow_c_stream__()
     if hasattr(data, "__arrow_c_array__"):
-        schema_cap, array_cap = data.__arrow_c_array__()
-        batch = pa.RecordBatch._import_from_c_capsule(schema_cap, array_cap)
-        return pa.Table.from_batches([batch]).__arrow_c_stream__()
+        return pa.Table.from_batches([pa.record_batch(data)]).__arrow_c_stream__()
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is optional
@@ -35,6 +33,40 @@ def to_stream_capsule(data: Any) -> Any:
     )
 
 
+class _ArrayCapsules:
+    """A (schema, array) capsule pair as an Arrow PyCapsule Interface producer: the
+    public way to hand capsules the core returned to ``pa.record_batch``."""
+
+    __slots__ = ("_capsules",)
+
+    def __init__(self, schema_capsule: Any, array_capsule: Any) -> None:
+        self._capsules = (schema_capsule, array_capsule)
+
+    def __arrow_c_array__(self, requested_schema: Any = None) -> tuple[Any, Any]:
+        # The core's types are final: a requested schema is left to the consumer to
+        # check (pyarrow casts or raises).
+        return self._capsules
+
+
 def batch_from_capsules(capsules: Any) -> pa.RecordBatch:
+    """The record batch a core call returned as a (schema, struct array) capsule pair,
+    imported without copying."""
     schema_cap, array_cap = capsules
-    return pa.RecordBatch._import_from_c_capsule(schema_cap, array_cap)
+    return pa.record_batch(_ArrayCapsules(schema_cap, array_cap))
+
+
+class _SchemaCapsule:
+    """A schema capsule as an Arrow PyCapsule Interface producer, for ``pa.schema``."""
+
+    __slots__ = ("_capsule",)
+
+    def __init__(self, capsule: Any) -> None:
+        self._capsule = capsule
+
+    def __arrow_c_schema__(self) -> Any:
+        return self._capsule
+
+
+def schema_from_capsule(capsule: Any) -> pa.Schema:
+    """The schema a core call returned as an ``arrow_schema`` capsule."""
+    return pa.schema(_SchemaCapsule(capsule))

@@ -23,20 +23,19 @@ import pyarrow as pa
 
 from lamina import _core
 from lamina._arrow import batch_from_capsules
-from lamina._retry import latest_snapshot, read_snapshot
+from lamina._context import TableContext, core_options
+from lamina._models import DataFile, Snapshot, files_by_bucket
+from lamina._retry import read_snapshot
 from lamina.errors import InvalidArgumentError
 from lamina.scan import check_columns
-from lamina.snapshot import DataFile, files_by_bucket
 
 if TYPE_CHECKING:
     from lamina.scan import Scan
-    from lamina.snapshot import Snapshot
-    from lamina.table import Table
 
 __all__ = ["lookup", "take"]
 
 
-def lookup(table: Table, keys: Any, columns: Sequence[str] | None = None) -> pa.Table:
+def lookup(ctx: TableContext, keys: Any, columns: Sequence[str] | None = None) -> pa.Table:
     """The current rows of ``keys``, in the order of the request.
 
     Missing and deleted keys are absent; a key requested more than once appears once, at
@@ -45,7 +44,7 @@ def lookup(table: Table, keys: Any, columns: Sequence[str] | None = None) -> pa.
     """
     from lamina.table import _as_table, conform
 
-    ts = table._table_schema()
+    ts = ctx.table_schema()
     pk = list(ts.primary_key)
     key_schema = pa.schema([ts.schema.field(c) for c in pk])
     key_table = conform(_as_table(keys, key_schema), key_schema, what="keys")
@@ -55,18 +54,18 @@ def lookup(table: Table, keys: Any, columns: Sequence[str] | None = None) -> pa.
         return empty
 
     def at(snap: Snapshot | None) -> Any:
-        by_bucket = files_by_bucket(table._live_files(snap))
+        by_bucket = files_by_bucket(ctx.live_files(snap))
         if not by_bucket:
             return None
         order = sorted(by_bucket.items(), key=lambda kv: (repr(kv[0][0]), kv[0][1]))
         groups = [
-            (bucket, [(os.path.join(table.path, f.path), f.priority) for f in fs])
+            (bucket, [(os.path.join(ctx.root, f.path), f.priority) for f in fs])
             for (_, bucket), fs in order
         ]
-        return _core.table_lookup(groups, key_table, ts.buckets, cols, table._core_options(ts))
+        return _core.table_lookup(groups, key_table, ts.buckets, cols, core_options(ts))
 
     # A snapshot expired under the lookup: look the keys up in the new latest one.
-    caps = read_snapshot(table, latest_snapshot(table), at, follow_latest=True)
+    caps = read_snapshot(ctx.store, ctx.store.latest(), at, follow_latest=True)
     if caps is None:
         return empty
     return pa.Table.from_batches([batch_from_capsules(caps)])
@@ -110,12 +109,11 @@ def take(scan: Scan, indices: Any) -> pa.Table:
     Raises InvalidArgumentError for an index that is negative or not below the row count.
     """
     idx = _as_indices(indices)
-    if scan._filter is not None or getattr(scan, "_file_filter", None) is not None:
+    if scan._filter is not None:
         whole = scan.to_arrow()
         _check_range(idx, whole.num_rows)
         return whole.take(pa.array(idx))
-    table = scan._table
-    meta = {f.path: f for f in table._live_files(scan.snapshot)}
+    meta = {f.path: f for f in scan._ctx.live_files(scan.snapshot)}
     splits: list[tuple[bool, list[tuple[str, int]]]] = []
     for split in scan.plan():
         ordered = _concatenable([meta[p] for p, _ in split.files])
@@ -124,5 +122,5 @@ def take(scan: Scan, indices: Any) -> pa.Table:
         else:
             files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
         splits.append((ordered is not None, files))
-    caps = _core.table_take(splits, idx, list(scan._columns), table._core_options(scan._ts))
+    caps = _core.table_take(splits, idx, list(scan._columns), core_options(scan._ts))
     return pa.Table.from_batches([batch_from_capsules(caps)])

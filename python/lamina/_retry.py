@@ -11,8 +11,8 @@ files missing therefore finds ``snapshot-N.json`` gone as well: N was expired un
 - A missing file of a snapshot that still exists is not a race: the original error
   (``FileNotFoundError``) propagates.
 
-``read_snapshot`` is the one helper every read path uses (``Scan`` here; ``lookup``
-should call it too, with ``follow_latest=True``).
+``read_snapshot`` is the one helper every read path uses (``Scan``; ``lookup`` with
+``follow_latest=True``). All it needs of a table is its ``SnapshotStore``.
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, TypeVar
 from lamina.errors import SnapshotExpiredError
 
 if TYPE_CHECKING:
-    from lamina.snapshot import Snapshot
-    from lamina.table import Table
+    from lamina._models import Snapshot
+    from lamina.snapshot import SnapshotStore
 
 __all__ = [
     "READ_RETRIES",
     "expired_error",
     "is_missing_file",
-    "latest_snapshot",
     "read_snapshot",
     "snapshot_gone",
 ]
@@ -46,17 +45,9 @@ def is_missing_file(e: BaseException) -> bool:
     return isinstance(e, FileNotFoundError) or (isinstance(e, OSError) and e.errno == errno.ENOENT)
 
 
-def snapshot_gone(table: Table, snap: Snapshot | None) -> bool:
+def snapshot_gone(store: SnapshotStore, snap: Snapshot | None) -> bool:
     """True if ``snap``'s snapshot file no longer exists (it was expired)."""
-    if snap is None:
-        return False
-    return not table.file_io.exists(table._store.snapshot_path(snap.id))
-
-
-def latest_snapshot(table: Table) -> Snapshot | None:
-    """The latest snapshot, even while snapshots are being expired (``SnapshotStore.latest``
-    looks again when the newest id listed is expired before it is loaded)."""
-    return table._store.latest()
+    return snap is not None and not store.exists(snap.id)
 
 
 def expired_error(snap: Snapshot) -> SnapshotExpiredError:
@@ -68,7 +59,7 @@ def expired_error(snap: Snapshot) -> SnapshotExpiredError:
 
 
 def read_snapshot(
-    table: Table,
+    store: SnapshotStore,
     snapshot: Snapshot | None,
     read: Callable[[Snapshot | None], T],
     *,
@@ -88,7 +79,7 @@ def read_snapshot(
         except (OSError, SnapshotExpiredError) as e:
             if not (is_missing_file(e) or isinstance(e, SnapshotExpiredError)):
                 raise
-            if snap is None or not snapshot_gone(table, snap):
+            if snap is None or not snapshot_gone(store, snap):
                 raise
             if not follow_latest:
                 if isinstance(e, SnapshotExpiredError):
@@ -98,5 +89,7 @@ def read_snapshot(
                 raise SnapshotExpiredError(
                     f"the latest snapshot was expired under this read {attempt + 1} times in a row"
                 ) from e
-            snap = latest_snapshot(table)
+            # SnapshotStore.latest looks again when the newest id listed is expired
+            # before it is loaded.
+            snap = store.latest()
     raise AssertionError("unreachable")  # pragma: no cover

@@ -24,17 +24,15 @@ import posixpath
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lamina import _core, _inflight
 from lamina import options as opts
-from lamina._retry import is_missing_file, latest_snapshot, snapshot_gone
+from lamina._context import TableContext, core_options
+from lamina._models import DataFile, Snapshot, files_by_bucket
+from lamina._retry import is_missing_file, snapshot_gone
 from lamina.errors import CommitConflictError, CorruptFileError
 from lamina.io import NotDurableError
-from lamina.snapshot import DataFile, Snapshot, files_by_bucket
-
-if TYPE_CHECKING:
-    from lamina.table import Table
 
 MAX_LEVEL = 5
 
@@ -103,7 +101,7 @@ class _InputsGone(Exception):
     """Another commit removed files this compaction read: give up cleanly."""
 
 
-def compact(table: Table, full: bool = False) -> Snapshot | None:
+def compact(ctx: TableContext, full: bool = False) -> Snapshot | None:
     """Runs one round of compaction over every bucket; see ``Table.compact``.
 
     Losing a race returns None and leaves no trace: another commit removed the inputs
@@ -111,10 +109,10 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
     deleted files it was reading (its manifests, its inputs).
     """
     t0 = time.perf_counter()
-    snap = latest_snapshot(table)
+    snap = ctx.store.latest()
     if snap is None:
         return None
-    ts = table._table_schema(snap.schema_id)
+    ts = ctx.table_schema(snap.schema_id)
     adds: list[DataFile] = []
     removed: list[DataFile] = []
     metrics = {"rows_in": 0, "rows_out": 0, "bytes_in": 0, "bytes_out": 0, "rows_purged": 0}
@@ -123,8 +121,8 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
     # remove_orphan_files never takes them for orphans (lamina._inflight).
     announcement: _inflight.Announcement | None = None
     try:
-        files = table._live_files(snap)
-        announcement = _inflight.Announcement(table.path)
+        files = ctx.live_files(snap)
+        announcement = _inflight.Announcement(ctx.root)
         for (partition, bucket), bucket_files in sorted(
             files_by_bucket(files).items(), key=lambda kv: (repr(kv[0][0]), kv[0][1])
         ):
@@ -138,26 +136,26 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
             out_dir = os.path.dirname(inputs[0].path)
             prefix = f"compact-{uuid.uuid4().hex}"
             announcement.add_prefix(prefix)
-            options = table._core_options(ts)
+            options = core_options(ts)
             options.update(
                 {
-                    "directory": table.path,
+                    "directory": ctx.root,
                     "output_dir": out_dir,
                     "file_prefix": prefix,
                     "target_file_size": opts.get_int(ts.options, "target_file_size"),
-                    "sync": table._io.sync,
+                    "sync": ctx.io.sync,
                     "drop_deletes": last_level,
                     "level": level,
                 }
             )
             try:
                 res = _core.table_compact(
-                    [(os.path.join(table.path, f.path), f.priority) for f in inputs], options
+                    [(os.path.join(ctx.root, f.path), f.priority) for f in inputs], options
                 )
             except (OSError, CorruptFileError):
                 # A concurrent compaction + expiration may have deleted inputs while this
                 # one read them: that is a lost race, not a failure.
-                if snapshot_gone(table, snap) or not _all_live(table, inputs):
+                if snapshot_gone(ctx.store, snap) or not _all_live(ctx, inputs):
                     raise _InputsGone from None
                 raise
             for m in res["files"]:
@@ -185,7 +183,7 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
         wanted = {f.path for f in removed}
 
         def check(parent: Snapshot | None) -> None:
-            live = {f.path for f in table._live_files(parent)}
+            live = {f.path for f in ctx.live_files(parent)}
             if not wanted <= live:
                 raise _InputsGone
 
@@ -200,13 +198,13 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
             full=full,
             seconds=round(time.perf_counter() - t0, 6),
         )
-        table._sync_dirs(posixpath.dirname(p) for p in written)
-        return table._store.commit(
+        ctx.sync_dirs(posixpath.dirname(p) for p in written)
+        return ctx.store.commit(
             kind="compact",
             schema_id=ts.id,
             adds=adds,
             deletes=removed,
-            commit_user=table._user,
+            commit_user=ctx.user,
             summary=metrics_summary,
             max_retries=opts.get_int(ts.options, "commit.max_retries"),
             check=check,
@@ -214,13 +212,13 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
             inflight=announcement,
         )
     except _InputsGone:
-        _remove(table, written)
+        _remove(ctx, written)
         return None
     except NotDurableError:
         raise  # the snapshot exists and references the new files: keep them
     except BaseException as e:
-        _remove(table, written)
-        if is_missing_file(e) and snapshot_gone(table, snap):
+        _remove(ctx, written)
+        if is_missing_file(e) and snapshot_gone(ctx.store, snap):
             return None  # snap was expired under us and a file we read went with it
         raise
     finally:
@@ -228,12 +226,11 @@ def compact(table: Table, full: bool = False) -> Snapshot | None:
             announcement.release()
 
 
-def _all_live(table: Table, files: list[DataFile]) -> bool:
+def _all_live(ctx: TableContext, files: list[DataFile]) -> bool:
     """True if ``files`` are all live in the latest snapshot (False if that cannot be
     read because it is being expired too)."""
     try:
-        latest = latest_snapshot(table)
-        live = {f.path for f in table._live_files(latest)} if latest is not None else set()
+        live = {f.path for f in ctx.live_files(ctx.store.latest())}
     except OSError as e:
         if is_missing_file(e):
             return False
@@ -241,20 +238,20 @@ def _all_live(table: Table, files: list[DataFile]) -> bool:
     return all(f.path in live for f in files)
 
 
-def _remove(table: Table, paths: list[str]) -> None:
+def _remove(ctx: TableContext, paths: list[str]) -> None:
     """Best effort: a file that cannot be removed stays as an orphan."""
     for p in paths:
         try:
-            table._io.remove(os.path.join(table.path, p))
+            ctx.io.remove(os.path.join(ctx.root, p))
         except OSError:
             pass
 
 
-def needs_inline_compaction(table: Table, snap: Snapshot) -> bool:
+def needs_inline_compaction(ctx: TableContext, snap: Snapshot) -> bool:
     """True when some bucket has more runs than the stop trigger allows."""
-    ts = table._table_schema(snap.schema_id)
+    ts = ctx.table_schema(snap.schema_id)
     stop = opts.get_int(ts.options, "compaction.num_sorted_run_stop_trigger")
-    for fs in files_by_bucket(table._live_files(snap)).values():
+    for fs in files_by_bucket(ctx.live_files(snap)).values():
         if len(sorted_runs(fs)) > stop:
             return True
     return False

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from lamina import _core
-from lamina._arrow import batch_from_capsules, to_stream_capsule
+from lamina._arrow import batch_from_capsules, schema_from_capsule, to_stream_capsule
 from lamina.errors import CorruptFileError, InvalidArgumentError, UnsupportedVersionError
 
 __all__ = ["FORMAT_VERSION", "FileReader", "check_version", "read_file", "write_file"]
@@ -122,7 +122,7 @@ class FileReader:
     @property
     def schema(self) -> pa.Schema:
         if self._schema is None:
-            self._schema = pa.Schema._import_from_c_capsule(self._r.schema_capsule())
+            self._schema = schema_from_capsule(self._r.schema_capsule())
         return self._schema
 
     @property

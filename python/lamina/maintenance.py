@@ -24,20 +24,17 @@ import datetime
 import os
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from lamina import _inflight
+from lamina._context import TableContext
 from lamina._retry import is_missing_file
 from lamina.errors import CorruptFileError, InvalidArgumentError
 
-if TYPE_CHECKING:
-    from lamina.table import Table
 
-
-def _referenced(table: Table, snapshot_ids: Iterable[int]) -> tuple[set[str], set[str]]:
+def _referenced(ctx: TableContext, snapshot_ids: Iterable[int]) -> tuple[set[str], set[str]]:
     """(data file paths, manifest names) the given snapshots need; a snapshot expired
     since it was listed is skipped (see the module docstring)."""
-    store = table._store
+    store = ctx.store
     data: set[str] = set()
     manifests: set[str] = set()
     for sid in snapshot_ids:
@@ -49,7 +46,7 @@ def _referenced(table: Table, snapshot_ids: Iterable[int]) -> tuple[set[str], se
         except OSError as e:
             # A missing manifest is a race only if its snapshot is gone too; otherwise
             # the table is damaged and nothing may be deleted on its account.
-            if is_missing_file(e) and not table._io.exists(store.snapshot_path(sid)):
+            if is_missing_file(e) and not store.exists(sid):
                 continue
             raise
         manifests.update(snap.manifests)
@@ -58,14 +55,14 @@ def _referenced(table: Table, snapshot_ids: Iterable[int]) -> tuple[set[str], se
 
 
 def expire_snapshots(
-    table: Table, retain_last: int = 1, older_than: datetime.timedelta | None = None
+    ctx: TableContext, retain_last: int = 1, older_than: datetime.timedelta | None = None
 ) -> list[int]:
     """Expires snapshots; returns the ids removed. See ``Table.expire_snapshots``."""
     if not isinstance(retain_last, int) or isinstance(retain_last, bool) or retain_last < 1:
         raise InvalidArgumentError("retain_last must be an integer >= 1")
     if older_than is not None and not isinstance(older_than, datetime.timedelta):
         raise InvalidArgumentError("older_than must be a datetime.timedelta")
-    store = table._store
+    store = ctx.store
     ids = store.ids()
     if len(ids) <= retain_last:
         return []
@@ -87,44 +84,44 @@ def expire_snapshots(
     # Everything is read (and checked: a hostile file refuses the expiration) before
     # anything is removed.
     retained = [i for i in ids if i not in set(expire)]
-    keep_data, keep_manifests = _referenced(table, retained)
-    old_data, old_manifests = _referenced(table, expire)
+    keep_data, keep_manifests = _referenced(ctx, retained)
+    old_data, old_manifests = _referenced(ctx, expire)
     for sid in expire:  # oldest first: the table never has a gap before its newest
-        table._io.remove(store.snapshot_path(sid))
-        store._cache.pop(sid, None)
+        ctx.io.remove(store.snapshot_path(sid))
+        store.forget(sid)
     # The removals must be durable before the files those snapshots reference go: after
     # a crash, a snapshot file that reappeared would name deleted files.
-    table._io.fsync_dir(store.snapshot_dir)
+    ctx.io.fsync_dir(store.snapshot_dir)
     # And what every snapshot there now needs: commits since ``ids`` was listed, and the
     # successors of retained snapshots another expiration removed meanwhile.
-    now_data, now_manifests = _referenced(table, store.ids())
+    now_data, now_manifests = _referenced(ctx, store.ids())
     keep_data |= now_data
     keep_manifests |= now_manifests
     for path in sorted(old_data - keep_data):
-        table._io.remove(os.path.join(table.path, path))
+        ctx.io.remove(os.path.join(ctx.root, path))
     for name in sorted(old_manifests - keep_manifests):
-        table._io.remove(os.path.join(store.manifest_dir, name))
+        ctx.io.remove(os.path.join(store.manifest_dir, name))
     return expire
 
 
-def remove_orphan_files(table: Table, older_than: datetime.timedelta) -> list[str]:
+def remove_orphan_files(ctx: TableContext, older_than: datetime.timedelta) -> list[str]:
     """Deletes files no snapshot references, no in-flight commit announced, and last
     modified more than ``older_than`` ago. See ``Table.remove_orphan_files``."""
     if not isinstance(older_than, datetime.timedelta):
         raise InvalidArgumentError("older_than must be a datetime.timedelta")
-    store = table._store
+    store = ctx.store
     subs = ("data", "manifest", "snapshot", "tag", "schema")
     for sub in (*subs, _inflight.INFLIGHT_DIR):  # a linked folder would lead out
-        top = os.path.join(table.path, sub)
+        top = os.path.join(ctx.root, sub)
         if os.path.lexists(top) and not store.containment.check_dir(top):
             raise CorruptFileError(f"{sub}/ leads out of the table folder; nothing was removed")
     listed = store.ids()
-    data, manifests = _referenced(table, listed)
+    data, manifests = _referenced(ctx, listed)
     cutoff = time.time() - older_than.total_seconds()
     candidates: list[tuple[str, str]] = []
     for sub in subs:
-        for path in table._io.walk(os.path.join(table.path, sub)):
-            rel = os.path.relpath(path, table.path)
+        for path in ctx.io.walk(os.path.join(ctx.root, sub)):
+            rel = os.path.relpath(path, ctx.root)
             name = os.path.basename(rel)
             top = rel.split(os.sep, 1)[0]
             if top == "data" and rel.replace(os.sep, "/") in data:
@@ -134,18 +131,18 @@ def remove_orphan_files(table: Table, older_than: datetime.timedelta) -> list[st
             if top in ("snapshot", "tag", "schema") and not name.startswith(".tmp-"):
                 continue  # only leftovers of interrupted atomic writes are orphans there
             try:
-                if table._io.mtime(path) > cutoff:
+                if ctx.io.mtime(path) > cutoff:
                     continue
             except FileNotFoundError:
                 continue
             candidates.append((rel, path))
     removed = []
     # The cleaner phase (lamina._inflight): commits wait it out before their last check.
-    with _inflight.cleaning(table.path) as phase:
+    with _inflight.cleaning(ctx.root) as phase:
         # Snapshots linked since the first listing (their writers may have released
         # their announcements before the phase began).
         seen = set(listed)
-        new_data, new_manifests = _referenced(table, [i for i in store.ids() if i not in seen])
+        new_data, new_manifests = _referenced(ctx, [i for i in store.ids() if i not in seen])
         data |= new_data
         manifests |= new_manifests
         for rel, path in candidates:
@@ -157,7 +154,7 @@ def remove_orphan_files(table: Table, older_than: datetime.timedelta) -> list[st
                 continue  # announced by a commit in flight
             if name.startswith(".tmp-") and _inflight.in_use(path):
                 continue  # an atomic write in progress
-            table._io.remove(path)
+            ctx.io.remove(path)
             removed.append(rel)
             phase.touch()
     return removed

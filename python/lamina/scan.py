@@ -9,20 +9,19 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lamina import _core
 from lamina._arrow import batch_from_capsules
+from lamina._context import TableContext, core_options
+from lamina._filter import filter_columns
+from lamina._models import DataFile, Snapshot, files_by_bucket
 from lamina._retry import expired_error, read_snapshot, snapshot_gone
 from lamina.errors import CorruptFileError, InvalidArgumentError
 from lamina.format import check_version
-from lamina.snapshot import DataFile, Snapshot, files_by_bucket
-
-if TYPE_CHECKING:
-    from lamina.table import Table
 
 T = TypeVar("T")
 
@@ -57,11 +56,11 @@ class Split:
             TableNotFoundError: ``table_path`` holds no table.
             FileNotFoundError: A file of the split was deleted (its snapshot expired).
         """
-        from lamina.table import open_table
+        from lamina.table import open_context
 
-        table = open_table(self.table_path)
+        ctx = open_context(self.table_path)
         expr = None if self.filter is None else pickle.loads(self.filter)
-        scan = Scan(table, self.columns, expr, None, schema_id=self.schema_id)
+        scan = Scan(ctx, self.columns, expr, None, schema_id=self.schema_id)
         return scan._read_split(self, scan._read_columns())
 
 
@@ -151,7 +150,7 @@ class Scan:
 
     def __init__(
         self,
-        table: Table,
+        ctx: TableContext,
         columns: Sequence[str] | None,
         filter: Any,
         snapshot: Snapshot | None,
@@ -159,7 +158,7 @@ class Scan:
         schema_id: int | None = None,
         follow_latest: bool = False,
     ) -> None:
-        self._table = table
+        self._ctx = ctx
         self._snapshot = snapshot
         # Table.scan(snapshot=None): until this scan returned data, a snapshot expired
         # under it is replaced by the new latest one (lamina._retry); then it is pinned.
@@ -168,13 +167,11 @@ class Scan:
         self._reading_threads: set[int] = set()
         if schema_id is None and snapshot is not None:
             schema_id = snapshot.schema_id
-        self._ts = table._table_schema(schema_id)
+        self._ts = ctx.table_schema(schema_id)
         self._columns = check_columns(self._ts.schema, columns)
         if filter is not None and not isinstance(filter, pa.compute.Expression):
             raise InvalidArgumentError("filter must be a pyarrow.compute.Expression")
         self._filter = filter
-        # Set by Table.lookup: keep only files that may hold the wanted keys.
-        self._file_filter: Callable[[DataFile], bool] | None = None
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -196,7 +193,7 @@ class Scan:
         self._reading_threads.add(me)
         try:
             out = read_snapshot(
-                self._table, self._snapshot, attempt, follow_latest=self._follow_latest
+                self._ctx.store, self._snapshot, attempt, follow_latest=self._follow_latest
             )
         finally:
             self._reading_threads.discard(me)
@@ -205,8 +202,8 @@ class Scan:
 
     def _repoint(self, snap: Snapshot | None) -> None:
         """Makes this scan read ``snap`` instead (same columns and filter)."""
-        fresh = Scan(self._table, self._columns_arg, self._filter, snap)
-        keep = ("_file_filter", "_follow_latest", "_reading_threads")
+        fresh = Scan(self._ctx, self._columns_arg, self._filter, snap)
+        keep = ("_follow_latest", "_reading_threads")
         saved = {k: self.__dict__[k] for k in keep}
         self.__dict__.update(fresh.__dict__)
         self.__dict__.update(saved)
@@ -218,16 +215,14 @@ class Scan:
             splits = self._plan()
             # Planning may be served from cached manifests: make sure the snapshot was
             # not expired meanwhile (its splits would name deleted files).
-            if self._snapshot is not None and snapshot_gone(self._table, self._snapshot):
+            if self._snapshot is not None and snapshot_gone(self._ctx.store, self._snapshot):
                 raise expired_error(self._snapshot)
             return splits
 
         return self._reading(planned)
 
     def _plan(self) -> list[Split]:
-        files = self._table._live_files(self._snapshot)
-        if self._file_filter is not None:
-            files = [f for f in files if self._file_filter(f)]
+        files = self._ctx.live_files(self._snapshot)
         pk = self._ts.primary_key
         if self._filter is not None and len(pk) == 1 and files:
             typ = self._ts.schema.field(pk[0]).type
@@ -249,7 +244,7 @@ class Scan:
                 continue
             splits.append(
                 Split(
-                    table_path=self._table.path,
+                    table_path=self._ctx.root,
                     partition=partition,
                     bucket=bucket,
                     files=tuple((f.path, f.priority) for f in fs),
@@ -265,19 +260,17 @@ class Scan:
         return splits
 
     def _read_columns(self) -> list[str]:
-        # No columns asked for: read one key column, so the rows are still counted.
+        """The columns to read: those asked for (none: one key column, so the rows are
+        still counted), then those the filter needs (read, then dropped)."""
         cols = list(self._columns) or list(self._ts.primary_key[:1])
         if self._filter is not None:
-            # Columns the filter needs but the caller did not ask for are read, then dropped.
-            for name in self._ts.schema.names:
-                if name not in cols and name in str(self._filter):
-                    cols.append(name)
+            cols += filter_columns(self._ts.schema, self._filter, cols)
         return cols
 
     def _read_split(self, split: Split, cols: list[str]) -> pa.Table:
         files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
         try:
-            capsules = _core.table_merge_read(files, cols, self._table._core_options(self._ts))
+            capsules = _core.table_merge_read(files, cols, core_options(self._ts))
         except CorruptFileError:
             for path, _ in files:  # a file of a newer format: say so, not "corrupt"
                 check_version(path)
@@ -359,6 +352,6 @@ class Scan:
 
     def _count(self) -> int:
         if self._filter is None:
-            key_only = Scan(self._table, list(self._ts.primary_key[:1]), None, self._snapshot)
+            key_only = Scan(self._ctx, list(self._ts.primary_key[:1]), None, self._snapshot)
             return int(key_only.to_arrow().num_rows)
         return int(self.to_arrow().num_rows)

@@ -9,7 +9,7 @@ import os
 import posixpath
 import sys
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Union
 from urllib.parse import quote
@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from lamina import _core, _inflight
 from lamina import options as opts
+from lamina._context import TableContext, core_options
 from lamina.errors import (
     CommitConflictError,
     CorruptFileError,
@@ -163,72 +164,84 @@ def open_table(path: str | os.PathLike[str], *, file_io: FileIO | None = None) -
     io = file_io if file_io is not None else FileIO()
     if not io.exists(os.path.join(root, "schema", "schema-0.json")):
         raise TableNotFoundError(f"no lamina table at {root}")
-    ts = _load_schema(root, io, 0)
+    ts = read_schema(root, io, 0, Containment(root))
     io.sync = opts.get_bool(ts.options, "write.sync")
     return Table(root, io)
 
 
-def _load_schema(root: str, io: FileIO, sid: int) -> TableSchema:
-    return read_schema(root, io, sid, Containment(root))
+def open_context(path: str | os.PathLike[str]) -> TableContext:
+    """What the helper modules need of the table in ``path`` (``open_table``'s checks);
+    a split read in another process starts from here."""
+    return open_table(path)._ctx
 
 
 class Table:
     """A lamina primary-key table. Create with ``create_table``, open with ``open_table``."""
 
     def __init__(self, root: str, io: FileIO) -> None:
-        self._root = root
-        self._io = io
-        self._store = SnapshotStore(root, io)
-        self._schemas: dict[int, TableSchema] = {}
-        self._user = f"{getpass.getuser()}-{os.getpid()}"
-        # Folders under data/ whose own entry in their parent is known to be durable.
-        self._durable_dirs: set[str] = set()
+        # Everything the helper modules use; the Table adds the friendly API.
+        self._ctx = TableContext(root, io, f"{getpass.getuser()}-{os.getpid()}")
+
+    # ---- internals, for the tests and tools that inspect a table --------------------
+
+    @property
+    def _root(self) -> str:
+        return self._ctx.root
+
+    @property
+    def _io(self) -> FileIO:
+        return self._ctx.io
+
+    @property
+    def _store(self) -> SnapshotStore:
+        return self._ctx.store
+
+    def _table_schema(self, schema_id: int | None = None) -> TableSchema:
+        return self._ctx.table_schema(schema_id)
+
+    def _live_files(self, snap: Snapshot | None) -> list[DataFile]:
+        return self._ctx.live_files(snap)
+
+    def _core_options(self, ts: TableSchema) -> dict[str, Any]:
+        return core_options(ts)
 
     # ---- properties -----------------------------------------------------------------
 
-    def _table_schema(self, schema_id: int | None = None) -> TableSchema:
-        if schema_id is None:
-            snap = self._store.latest()
-            schema_id = snap.schema_id if snap is not None else 0
-        if schema_id not in self._schemas:
-            self._schemas[schema_id] = _load_schema(self._root, self._io, schema_id)
-        return self._schemas[schema_id]
-
     @property
     def path(self) -> str:
-        return self._root
+        return self._ctx.root
 
     @property
     def file_io(self) -> FileIO:
         """The file layer this table works through (see ``lamina.io``)."""
-        return self._io
+        return self._ctx.io
 
     @property
     def schema(self) -> pa.Schema:
-        return self._table_schema().schema
+        return self._ctx.table_schema().schema
 
     @property
     def primary_key(self) -> list[str]:
-        return list(self._table_schema().primary_key)
+        return list(self._ctx.table_schema().primary_key)
 
     @property
     def partition_by(self) -> list[str]:
-        return list(self._table_schema().partition_by)
+        return list(self._ctx.table_schema().partition_by)
 
     @property
     def buckets(self) -> int:
-        return self._table_schema().buckets
+        return self._ctx.table_schema().buckets
 
     @property
     def merge_engine(self) -> str:
-        return self._table_schema().merge_engine
+        return self._ctx.table_schema().merge_engine
 
     @property
     def options(self) -> dict[str, str]:
-        return dict(self._table_schema().options)
+        return dict(self._ctx.table_schema().options)
 
     def __repr__(self) -> str:
-        return f"lamina.Table({self._root!r}, primary_key={self.primary_key})"
+        return f"lamina.Table({self._ctx.root!r}, primary_key={self.primary_key})"
 
     # ---- writes ---------------------------------------------------------------------
 
@@ -297,7 +310,7 @@ class Table:
         from lamina.compaction import compact
 
         with storage_errors("compact"):
-            return compact(self, full=full)
+            return compact(self._ctx, full=full)
 
     def expire_snapshots(
         self, retain_last: int = 1, older_than: datetime.timedelta | None = None
@@ -308,7 +321,7 @@ class Table:
         from lamina.maintenance import expire_snapshots
 
         with storage_errors("expire_snapshots"):
-            return expire_snapshots(self, retain_last, older_than)
+            return expire_snapshots(self._ctx, retain_last, older_than)
 
     def remove_orphan_files(
         self, older_than: datetime.timedelta = datetime.timedelta(days=1)
@@ -340,29 +353,29 @@ class Table:
         from lamina.maintenance import remove_orphan_files
 
         with storage_errors("remove_orphan_files"):
-            return remove_orphan_files(self, older_than)
+            return remove_orphan_files(self._ctx, older_than)
 
     # ---- snapshots and tags ---------------------------------------------------------
 
     def snapshots(self) -> list[Snapshot]:
-        return [self._store.load(i) for i in self._store.ids()]
+        return [self._ctx.store.load(i) for i in self._ctx.store.ids()]
 
     def current_snapshot(self) -> Snapshot | None:
-        return self._store.latest()
+        return self._ctx.store.latest()
 
     def snapshot(self, ref: SnapshotRef = None) -> Snapshot | None:
         """Resolves a snapshot id, tag name, datetime (as of then) or None (latest)."""
         if ref is None:
-            return self._store.latest()
+            return self._ctx.store.latest()
         if isinstance(ref, Snapshot):
             return ref
         if isinstance(ref, bool):
             raise InvalidArgumentError("snapshot must be an id, a tag name or a datetime")
         if isinstance(ref, int):
             try:
-                return self._store.load(ref)
+                return self._ctx.store.load(ref)
             except KeyError:
-                latest = self._store.latest_id()
+                latest = self._ctx.store.latest_id()
                 if latest is not None and 1 <= ref < latest:  # ids are dense
                     raise SnapshotExpiredError(
                         f"snapshot {ref} was expired (expire_snapshots); tag snapshots "
@@ -370,11 +383,11 @@ class Table:
                     ) from None
                 raise InvalidArgumentError(f"no snapshot {ref}") from None
         if isinstance(ref, str):
-            tags = self._store.tags()
+            tags = self._ctx.store.tags()
             if ref not in tags:
                 raise InvalidArgumentError(f"no tag {ref!r}")
             try:
-                return self._store.load(tags[ref])
+                return self._ctx.store.load(tags[ref])
             except KeyError:
                 raise CorruptFileError(
                     f"tag {ref!r} names snapshot {tags[ref]}, which does not exist"
@@ -395,8 +408,8 @@ class Table:
         ms = int(when.timestamp() * 1000)
         best: Snapshot | None = None
         next_id: int | None = None  # the first retained snapshot after ``when``
-        for sid in self._store.ids():
-            s = self._store.load(sid)
+        for sid in self._ctx.store.ids():
+            s = self._ctx.store.load(sid)
             if s.timestamp_ms > ms:
                 next_id = sid
                 break
@@ -438,14 +451,14 @@ class Table:
 
         doc = json.dumps({"name": name, "snapshot_id": snap.id}).encode()
         with storage_errors("tag"):
-            created = self._io.write_new(self._store.tag_path(name), doc)
+            created = self._ctx.io.write_new(self._ctx.store.tag_path(name), doc)
         if not created:
             raise InvalidArgumentError(f"tag {name!r} already exists")
         return snap
 
     def tags(self) -> dict[str, int]:
         """Tag name -> snapshot id."""
-        return self._store.tags()
+        return self._ctx.store.tags()
 
     # ---- reads ----------------------------------------------------------------------
 
@@ -458,7 +471,9 @@ class Table:
         """A scan of one snapshot (default: the current one); see ``lamina.scan.Scan``."""
         from lamina.scan import Scan
 
-        return Scan(self, columns, filter, self.snapshot(snapshot), follow_latest=snapshot is None)
+        return Scan(
+            self._ctx, columns, filter, self.snapshot(snapshot), follow_latest=snapshot is None
+        )
 
     def read(
         self,
@@ -484,39 +499,7 @@ class Table:
         """
         from lamina import _lookup
 
-        return _lookup.lookup(self, keys, columns)
-
-    # ---- internals used by Transaction and Scan -------------------------------------
-
-    def _live_files(self, snap: Snapshot | None) -> list[DataFile]:
-        return [] if snap is None else self._store.live_files(snap)
-
-    def _sync_dirs(self, rel_dirs: Iterable[str]) -> None:
-        """Makes folders under data/ that received new files durable, before a commit.
-
-        Each folder is fsynced (its new entries), and so is the parent of every folder
-        this table object has not yet seen: the core creates partition and bucket
-        folders as it writes, and their own entries must survive a crash too.
-        """
-        if not self._io.sync:
-            return
-        dirs = set(rel_dirs)
-        new: set[str] = set()
-        for d in dirs:
-            while d not in ("", "data") and d not in self._durable_dirs and d not in new:
-                new.add(d)
-                d = posixpath.dirname(d)
-        for d in sorted(dirs | {posixpath.dirname(n) for n in new}, key=len, reverse=True):
-            self._io.fsync_dir(os.path.join(self._root, d))
-        self._durable_dirs |= new
-
-    def _core_options(self, ts: TableSchema) -> dict[str, Any]:
-        return {
-            "key_columns": list(ts.primary_key),
-            "engine": ts.merge_engine,
-            "aggregates": opts.aggregates(ts.options),
-            "table_schema": ts.schema.__arrow_c_schema__(),
-        }
+        return _lookup.lookup(self._ctx, keys, columns)
 
 
 def _as_table(data: Any, schema: pa.Schema | None = None) -> pa.Table:
@@ -688,7 +671,8 @@ class Transaction:
 
     def __init__(self, table: Table) -> None:
         self._t = table
-        self._ts = table._table_schema()
+        self._ctx = table._ctx
+        self._ts = self._ctx.table_schema()
         self._files: list[DataFile] = []
         self._rows = {"written": 0, "deleted": 0}
         self._calls = 0
@@ -711,18 +695,18 @@ class Transaction:
         prefix = uuid.uuid4().hex
         with storage_errors("write"):
             if self._inflight is None:
-                self._inflight = _inflight.Announcement(self._t._root)
+                self._inflight = _inflight.Announcement(self._ctx.root)
             self._inflight.add_prefix(prefix)
-        options = self._t._core_options(ts)
+        options = core_options(ts)
         options.update(
             {
                 "partition_columns": list(ts.partition_by),
                 "buckets": ts.buckets,
                 "kind": kind,
-                "directory": self._t._root,
+                "directory": self._ctx.root,
                 "file_prefix": prefix,
                 "target_file_size": opts.get_int(ts.options, "target_file_size"),
-                "sync": self._t._io.sync,
+                "sync": self._ctx.io.sync,
             }
         )
         with storage_errors("write"):
@@ -772,7 +756,7 @@ class Transaction:
         files, self._files = self._files, []
         for f in files:
             try:
-                self._t._io.remove(os.path.join(self._t._root, f.path))
+                self._ctx.io.remove(os.path.join(self._ctx.root, f.path))
             except OSError:
                 pass  # left as an orphan: never hide the error that aborted
         self._release()
@@ -786,12 +770,12 @@ class Transaction:
             return
         kind = "delete" if self._rows["deleted"] and not self._rows["written"] else "append"
         try:
-            self._t._sync_dirs(posixpath.dirname(f.path) for f in self._files)
-            self.snapshot = self._t._store.commit(
+            self._ctx.sync_dirs(posixpath.dirname(f.path) for f in self._files)
+            self.snapshot = self._ctx.store.commit(
                 kind=kind,
                 schema_id=self._ts.id,
                 adds=self._files,
-                commit_user=self._t._user,
+                commit_user=self._ctx.user,
                 summary={
                     "rows_written": self._rows["written"],
                     "rows_deleted": self._rows["deleted"],
@@ -823,7 +807,7 @@ class Transaction:
         try:
             if opts.get_bool(
                 self._ts.options, "compaction.after_commit"
-            ) or needs_inline_compaction(self._t, self.snapshot):
+            ) or needs_inline_compaction(self._ctx, self.snapshot):
                 self._t.compact()
         except (CommitConflictError, OSError) as e:
             _log.warning("compaction after commit %d failed: %s", self.snapshot.id, e)
