@@ -285,3 +285,13 @@ def test_manifest_replaced_in_place_is_checked_again(tmp_path):
             f.write(bytes(data) + b"\0")  # different size: a different file
     with pytest.raises(lamina.CorruptFileError):
         lamina.open_table(str(tmp_path / "t")).read()
+
+
+def test_tag_file_carries_its_format_version(table):
+    import json
+
+    snap = table.write(_t([1]))
+    table.tag("v1")
+    with open(os.path.join(table.path, "tag", "v1.json"), "rb") as f:
+        doc = json.loads(f.read())
+    assert doc == {"format_version": 1, "name": "v1", "snapshot_id": snap.id}

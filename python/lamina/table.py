@@ -40,7 +40,7 @@ from lamina.schema import (
     type_to_json,
     widens_losslessly,
 )
-from lamina.snapshot import DataFile, Snapshot, SnapshotStore
+from lamina.snapshot import TAG_FORMAT_VERSION, DataFile, Snapshot, SnapshotStore
 
 SnapshotRef = Union[int, str, datetime.datetime, Snapshot, None]
 
@@ -449,7 +449,9 @@ class Table:
             raise InvalidArgumentError("the table has no snapshot to tag")
         import json
 
-        doc = json.dumps({"name": name, "snapshot_id": snap.id}).encode()
+        doc = json.dumps(
+            {"format_version": TAG_FORMAT_VERSION, "name": name, "snapshot_id": snap.id}
+        ).encode()
         with storage_errors("tag"):
             created = self._ctx.io.write_new(self._ctx.store.tag_path(name), doc)
         if not created:
