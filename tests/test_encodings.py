@@ -3,6 +3,7 @@ forced and chosen by the cascade, random access, bit-exact floats, and corrupt i
 
 from __future__ import annotations
 
+import lamina
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from lamina import _core
 
 enc = _core._encoding
-CorruptFileError = getattr(_core, "CorruptFileError", ValueError)
+CorruptFileError = lamina.CorruptFileError
 DECODE_ERRORS = (CorruptFileError, ValueError)
 
 INT_DTYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from lamina import (
-    _core,
-    errors,
-    format,
-)
+from lamina import errors, format
 from lamina.errors import (
     CommitConflictError,
     CorruptFileError,
@@ -22,11 +18,6 @@ from lamina.errors import (
 from lamina.scan import Scan, Split
 from lamina.snapshot import Snapshot
 from lamina.table import Table, Transaction, create_table, open_table
-
-# The encoding kernels' bindings (cpp/lamina/bindings/register_encoding.cc, ``Raise``)
-# look the corruption class up on the core module instead of throwing a StatusError for
-# register_errors.cc to translate; until they do, the class must be found there.
-setattr(_core, "CorruptFileError", CorruptFileError)  # noqa: B010
 
 __version__ = "0.1.0"
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lamina/bindings/register.h"
+#include "lamina/bindings/status_error.h"
 #include "lamina/encoding/encoding.h"
 #include "lamina/encoding/unpack.h"
 
@@ -18,20 +19,9 @@ namespace {
 
 using enc::Tag;
 
-[[noreturn]] void Raise(const Status& st) {
-  if (st.code() == StatusCode::kCorruption) {
-    ::py::object cls;
-    try {
-      cls = ::py::module_::import("lamina._core").attr("CorruptFileError");
-    } catch (::py::error_already_set&) {
-      cls = ::py::reinterpret_borrow<::py::object>(PyExc_ValueError);
-    }
-    PyErr_SetString(cls.ptr(), st.message().c_str());
-    throw ::py::error_already_set();
-  }
-  if (st.code() == StatusCode::kInvalidArgument) throw ::py::value_error(st.message());
-  throw std::runtime_error(st.message());
-}
+// Errors go through the one translation in register_errors.cc (CorruptFileError,
+// InvalidArgumentError, ...), like every other binding.
+[[noreturn]] void Raise(const Status& st) { throw StatusError(st); }
 
 void Check(const Status& st) {
   if (!st.ok()) Raise(st);
