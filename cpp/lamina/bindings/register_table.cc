@@ -95,7 +95,11 @@ pyb::list TableWrite(pyb::object stream, const pyb::dict& options) {
     req.partition_columns = pyb::cast<std::vector<std::string>>(options["partition_columns"]);
   }
   if (options.contains("buckets")) req.buckets = pyb::cast<int64_t>(options["buckets"]);
-  if (options.contains("kind")) req.kind = pyb::cast<int>(options["kind"]);
+  if (options.contains("kind")) {
+    // WriteTable validates the kind; a value beyond one byte maps to one it rejects.
+    int k = pyb::cast<int>(options["kind"]);
+    req.kind = k >= 0 && k <= 255 ? static_cast<merge::RowKind>(k) : merge::RowKind::kReset;
+  }
   if (!options.contains("directory") || !options.contains("file_prefix")) {
     throw StatusError(Status::InvalidArgument("directory and file_prefix are required"));
   }

@@ -318,33 +318,44 @@ void SelectPositional(AggFn fn, const KeyVersions& v, Selection* out) {
   }
 }
 
-void LiveVersions(const MergedRuns& m, const std::vector<const int8_t*>& kinds,
-                  KeyVersions* out) {
-  bool any_deletes = false;
-  for (const int8_t* k : kinds) any_deletes |= k != nullptr;
-  if (!any_deletes) return AllVersions(m, out);
+void FoldVersions(const MergedRuns& m, const std::vector<const int8_t*>& kinds,
+                  FoldPolicy policy, KeyVersions* out, FoldedKinds* folded) {
+  FoldedKinds own;
+  FoldedKinds* f = folded != nullptr ? folded : &own;
+  *f = FoldedKinds();
+  bool any_kinds = false;
+  for (const int8_t* k : kinds) any_kinds |= k != nullptr;
+  size_t groups = m.num_keys();
+  if (!any_kinds) {
+    AllVersions(m, out);
+    if (folded != nullptr) f->kind.assign(groups, RowKind::kUpsert);
+    return;
+  }
   out->run = m.run.data();
   out->row = m.row.data();
-  size_t g_count = m.num_keys();
-  out->begin_store.Allocate(g_count);
-  out->end_store.Allocate(g_count);
+  out->begin_store.Allocate(groups);
+  out->end_store.Allocate(groups);
+  bool markers = policy == FoldPolicy::kCompactKeepMarkers;
   size_t n = 0;
-  for (size_t g = 0; g < g_count; ++g) {
-    uint32_t b = m.key_start[g], e = m.key_start[g + 1];
-    uint32_t i = e;
-    while (i > b) {
-      const int8_t* k = kinds[m.run[i - 1]];
-      int8_t kind = k != nullptr ? k[m.row[i - 1]] : 0;
-      if (kind == kKindReset) {  // an upsert that hides every older version
-        --i;
-        break;
-      }
-      if (kind != 0) break;  // a delete
-      --i;
+  for (size_t g = 0; g < groups; ++g) {
+    uint32_t b = m.key_start[g], e = m.key_start[g + 1], start = e;
+    KeyFold fold;
+    for (uint32_t i = b; i < e; ++i) {
+      if (fold.Add(KindAt(kinds[m.run[i]], m.row[i]))) start = i;
     }
-    if (i == e) continue;  // the newest version is a delete
-    out->begin_store[n] = i;
+    RowKind kind = fold.hidden && markers ? RowKind::kReset : RowKind::kUpsert;
+    if (!fold.live) {
+      if (!markers) {
+        f->purged += e - b;
+        continue;
+      }
+      start = e - 1;  // the newest delete stays, to hide the key in older runs
+      kind = RowKind::kDelete;
+    }
+    f->purged += start - b;
+    out->begin_store[n] = start;
     out->end_store[n] = e;
+    if (folded != nullptr) f->kind.push_back(kind);
     ++n;
   }
   out->begin = out->begin_store.data();

@@ -30,6 +30,7 @@
 #include "lamina/arrow/array.h"
 #include "lamina/merge/loser_tree.h"
 #include "lamina/merge/pod_array.h"
+#include "lamina/merge/row_kind.h"
 #include "lamina/util/status.h"
 
 namespace lamina::merge {
@@ -82,16 +83,27 @@ bool IsPositional(AggFn fn);
 // REQUIRES: IsPositional(fn)
 void SelectPositional(AggFn fn, const KeyVersions& versions, Selection* out);
 
-// `_kind` 2: an upsert that also hides every older version (a delete immediately
-// followed by this upsert). Compaction writes it when it folds versions that followed a
-// delete but keeps older runs (table/compact.h).
-constexpr int8_t kKindReset = 2;
+// How FoldVersions treats deletes (the rule itself is row_kind.h's KeyFold):
+//   kRead                drops keys whose newest version is a delete;
+//   kCompactKeepMarkers  older runs outside the inputs may still hold the key: a deleted
+//                        key keeps its newest delete row (kind kDelete), and a key whose
+//                        counted versions follow a delete or reset row is kReset;
+//   kCompactPurge        the output is the oldest run: deleted keys are dropped and every
+//                        key is kUpsert.
+enum class FoldPolicy { kRead, kCompactKeepMarkers, kCompactPurge };
 
-// For reads: keeps keys whose newest version is not a delete, from after their newest
-// delete (or from their newest reset upsert, kind 2). kinds[r] is run r's `_kind` column (nullptr: the run has no deletes; when no
-// run has any, `out` shares `merged`'s key boundaries, which must outlive it).
-void LiveVersions(const MergedRuns& merged, const std::vector<const int8_t*>& kinds,
-                  KeyVersions* out);
+struct FoldedKinds {
+  std::vector<RowKind> kind;  // per output key
+  // Versions dropped because a delete or reset row hid them, delete rows included
+  // (except the one kept per key under kCompactKeepMarkers).
+  uint64_t purged = 0;
+};
+
+// The versions that count for each output key, and (if `folded`) each key's kind.
+// kinds[r] is run r's `_kind` column (nullptr: upserts only; when no run has any, `out`
+// shares `merged`'s key boundaries, which must outlive it).
+void FoldVersions(const MergedRuns& merged, const std::vector<const int8_t*>& kinds,
+                  FoldPolicy policy, KeyVersions* out, FoldedKinds* folded = nullptr);
 
 // For writes (no deletes among the versions): every key, all of its versions.
 void AllVersions(const MergedRuns& merged, KeyVersions* out);

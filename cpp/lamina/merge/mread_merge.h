@@ -49,7 +49,7 @@ struct RangeMergeInput {
 // ascending; InvalidArgument over 2^32 - 1 rows.
 Status MergeRanges(const RangeMergeInput& in, MergedRuns* out);
 
-// The merge fused with LiveVersions and SelectPositional(fn): for each live key in key
+// The merge fused with FoldVersions(kRead) and SelectPositional(fn): for each live key in key
 // order, the version that last_value (pick_last) or first_value keeps. *used_runs[r] is
 // set to 1 for every run that holds a selected version.
 Status MergeSelect(const RangeMergeInput& in, bool pick_last, Selection* out, size_t* n,

@@ -15,15 +15,15 @@
 #include "lamina/merge/gather.h"
 #include "lamina/merge/key.h"
 #include "lamina/merge/loser_tree.h"
+#include "lamina/merge/row_kind.h"
+#include "lamina/table/run_columns.h"
 #include "lamina/util/bit_util.h"
 #include "lamina/util/parallel.h"
 
 namespace lamina::table {
 namespace {
 
-constexpr int8_t kUpsert = 0;
-constexpr int8_t kDelete = 1;
-constexpr int8_t kReset = merge::kKindReset;
+using merge::RowKind;
 constexpr uint64_t kMinWindowRows = 4096;
 constexpr uint64_t kMaxWindowRows = 65536;
 
@@ -82,43 +82,24 @@ Status OpenInput(const CompactInput& f, const TableOptions& o, Input* in) {
   const Schema& fs = in->reader->schema();
   const Schema& ts = o.table_schema;
   in->at_of.assign(ts.fields.size(), -1);
-  for (size_t k = 0; k < o.key_columns.size(); ++k) {
-    int c = fs.FieldIndex(o.key_columns[k]);
-    const Field& want = ts.fields[o.key_index[k]];
-    if (c < 0) {
-      return Status::Corruption(f.path + ": data file lacks primary key column '" + want.name + "'");
-    }
-    if (!fs.fields[c].type.Equals(want.type)) {
-      return Status::SchemaError(f.path + ": primary key column '" + want.name + "' has type " +
-                                 fs.fields[c].type.ToString() + ", the table schema has " +
-                                 want.type.ToString());
-    }
+  RunColumns rc;
+  LAMINA_RETURN_IF_ERROR(ResolveRunColumns(f.path, fs, o, &rc));
+  for (size_t k = 0; k < rc.key.size(); ++k) {
     in->at_of[o.key_index[k]] = static_cast<int>(in->cols.size());
-    in->cols.push_back(static_cast<size_t>(c));
+    in->cols.push_back(rc.key[k]);
   }
-  int kc = fs.FieldIndex(kKindColumn), sc = fs.FieldIndex(kSeqColumn);
-  if (kc >= 0) {
-    if (fs.fields[kc].type.id != TypeId::kInt8) return Status::Corruption(f.path + ": _kind is not int8");
+  if (rc.kind >= 0) {
     in->kind_at = static_cast<int>(in->cols.size());
-    in->cols.push_back(static_cast<size_t>(kc));
+    in->cols.push_back(static_cast<size_t>(rc.kind));
   }
-  if (sc >= 0) {
-    if (fs.fields[sc].type.id != TypeId::kUInt64) {
-      return Status::Corruption(f.path + ": _seq is not uint64");
-    }
+  if (rc.seq >= 0) {
     in->seq_at = static_cast<int>(in->cols.size());
-    in->cols.push_back(static_cast<size_t>(sc));
+    in->cols.push_back(static_cast<size_t>(rc.seq));
   }
   for (size_t t = 0; t < ts.fields.size(); ++t) {
     if (in->at_of[t] >= 0) continue;  // a key column
-    int c = fs.FieldIndex(ts.fields[t].name);
+    LAMINA_ASSIGN_OR_RETURN(int c, ValueColumn(f.path, fs, ts.fields[t]));
     if (c < 0) continue;
-    if (!fs.fields[c].type.Equals(ts.fields[t].type)) {
-      return Status::InvalidArgument(f.path + ": column '" + ts.fields[t].name + "' has type " +
-                                     fs.fields[c].type.ToString() + ", the table schema has " +
-                                     ts.fields[t].type.ToString() +
-                                     " (casting on read is not supported)");
-    }
     in->at_of[t] = static_cast<int>(in->cols.size());
     in->cols.push_back(static_cast<size_t>(c));
   }
@@ -147,7 +128,7 @@ Status LoadWindow(Input* in, const TableOptions& o, uint64_t window_bytes, uint6
     if (k.null_count != 0) return Status::Corruption(in->path + ": _kind has nulls");
     const int8_t* kv = k.values->as<int8_t>();
     for (uint64_t i = 0; i < e - b; ++i) {
-      if (kv[i] < kUpsert || kv[i] > kReset) {
+      if (!merge::IsRowKind(kv[i])) {
         return Status::Corruption(in->path + ": _kind " + std::to_string(kv[i]) + " is not 0, 1 or 2");
       }
     }
@@ -234,6 +215,24 @@ struct Chunk {
   double row_bytes = 1;
 };
 
+// The rows of one input a round takes.
+struct RoundSlice {
+  size_t input;
+  uint64_t begin, end;  // file rows
+  std::vector<ArrayView> views;
+  merge::NormalizedKeys keys;
+};
+
+// A non-null column of n fixed-width values copied from `values`.
+OwnedArray FixedColumn(TypeId id, const void* values, size_t n, size_t width) {
+  OwnedArray a;
+  a.type.id = id;
+  a.length = static_cast<int64_t>(n);
+  a.values = Buffer::Allocate(n * width, /*zero=*/false);
+  if (n > 0) std::memcpy(a.values->data(), values, n * width);
+  return a;
+}
+
 class Compactor {
  public:
   Compactor(const std::vector<CompactInput>& files, CompactRequest& req)
@@ -246,6 +245,9 @@ class Compactor {
   Status LoadAll(const std::vector<size_t>& which);
   Status PlanRound(Cutoff* cut, bool* finished);
   Status Round(const Cutoff& cut);
+  Status TakeSlices(const Cutoff& cut, std::vector<RoundSlice>* sl);
+  Status FoldRound(const std::vector<RoundSlice>& sl, const merge::MergedRuns& m,
+                   const std::vector<const int8_t*>& kinds, const merge::RunSeqs& seqs);
   Status Flush(bool final);
   Status WriteOne(std::vector<std::vector<ArrayView>> batches, uint64_t rows);
 
@@ -338,22 +340,14 @@ Status Compactor::PlanRound(Cutoff* cut, bool* finished) {
   }
 }
 
-Status Compactor::Round(const Cutoff& cut) {
-  // The slice of each input this round takes.
-  struct Slice {
-    size_t input;
-    uint64_t begin, end;  // file rows
-    std::vector<ArrayView> views;
-    merge::NormalizedKeys keys;
-  };
-  std::vector<Slice> sl;
+// Takes each input's rows within the cutoff and normalizes their keys.
+Status Compactor::TakeSlices(const Cutoff& cut, std::vector<RoundSlice>* sl) {
   for (size_t r = 0; r < in_.size(); ++r) {
     LAMINA_ASSIGN_OR_RETURN(uint64_t end, RoundEnd(in_[r], o_, cut));
-    if (end > in_[r].cursor) sl.push_back(Slice{r, in_[r].cursor, end, {}, {}});
+    if (end > in_[r].cursor) sl->push_back(RoundSlice{r, in_[r].cursor, end, {}, {}});
   }
-  if (sl.empty()) return Status::OK();
-  LAMINA_RETURN_IF_ERROR(ParallelFor(sl.size(), [&](size_t j) -> Status {
-    Slice& s = sl[j];
+  LAMINA_RETURN_IF_ERROR(ParallelFor(sl->size(), [&](size_t j) -> Status {
+    RoundSlice& s = (*sl)[j];
     const Input& in = in_[s.input];
     for (const ArrayView& v : in.views) {
       s.views.push_back(SliceView(v, s.begin - in.win_begin, s.end - s.begin));
@@ -363,110 +357,77 @@ Status Compactor::Round(const Cutoff& cut) {
     return merge::NormalizeKeys(kv, o_.key_columns, &s.keys);
   }));
   // Each input ascends across rounds too (within a slice the merge checks it).
-  for (Slice& s : sl) {
+  for (RoundSlice& s : *sl) {
     Input& in = in_[s.input];
     if (in.consumed_any && s.keys.KeyBytes(0) <= in.prev_key) {
-      return Status::Corruption(in.path + ": data file rows are not sorted by primary key (or repeat a key)");
+      return Status::Corruption(in.path + ": " + merge::NotAscending().message());
     }
     in.prev_key = s.keys.KeyBytes(s.keys.size() - 1);
     in.consumed_any = true;
     in.cursor = s.end;  // the views stay valid until the window is refilled
   }
+  return Status::OK();
+}
 
+Status Compactor::Round(const Cutoff& cut) {
+  std::vector<RoundSlice> sl;
+  LAMINA_RETURN_IF_ERROR(TakeSlices(cut, &sl));
+  if (sl.empty()) return Status::OK();
   size_t k = sl.size();
   std::vector<merge::RunKeys> rk(k);
   std::vector<const int8_t*> kinds(k, nullptr);
-  std::vector<const uint64_t*> seqs(k, nullptr);
+  merge::RunSeqs seqs;
   for (size_t j = 0; j < k; ++j) {
     const Input& in = in_[sl[j].input];
     rk[j].keys = &sl[j].keys;
     rk[j].priority = in.priority;
     if (in.seq_at >= 0) {
       const ArrayView& v = sl[j].views[in.seq_at];
-      seqs[j] = static_cast<const uint64_t*>(v.values) + v.offset;
-      rk[j].seq = seqs[j];
+      rk[j].seq = static_cast<const uint64_t*>(v.values) + v.offset;
     }
+    seqs.seq.push_back(rk[j].seq);
+    seqs.priority.push_back(rk[j].priority);
     if (in.kind_at >= 0) {
       const ArrayView& v = sl[j].views[in.kind_at];
-      kinds[j] = static_cast<const int8_t*>(v.values) + v.offset;
+      const int8_t* kd = static_cast<const int8_t*>(v.values) + v.offset;
+      // Slices of upserts only let the fold share the merge's key boundaries.
+      if (!merge::AllUpserts(kd, static_cast<size_t>(v.length))) kinds[j] = kd;
     }
   }
   merge::MergedRuns m;
   LAMINA_RETURN_IF_ERROR(merge::MergeRuns(rk, &m));
-  size_t groups = m.num_keys();
   // Keys ascend across rounds (guards against a file whose key range lies).
-  {
-    std::string first = sl[m.run[0]].keys.KeyBytes(m.row[0]);
-    if (any_round_ && first <= prev_round_key_) {
-      return Status::Corruption("data file keys fall outside their declared key range");
-    }
-    uint32_t last = m.key_start[groups - 1];
-    prev_round_key_ = sl[m.run[last]].keys.KeyBytes(m.row[last]);
-    any_round_ = true;
+  std::string first = sl[m.run[0]].keys.KeyBytes(m.row[0]);
+  if (any_round_ && first <= prev_round_key_) {
+    return Status::Corruption("data file keys fall outside their declared key range");
   }
+  uint32_t last = m.key_start[m.num_keys() - 1];
+  prev_round_key_ = sl[m.run[last]].keys.KeyBytes(m.row[last]);
+  any_round_ = true;
+  return FoldRound(sl, m, kinds, seqs);
+}
 
-  // Which versions each output row folds, and its kind and sequence.
-  auto kind_of = [&](uint32_t i) -> int8_t {
-    const int8_t* kd = kinds[m.run[i]];
-    return kd != nullptr ? kd[m.row[i]] : kUpsert;
-  };
-  auto seq_of = [&](uint32_t i) -> uint64_t {
-    const uint64_t* s = seqs[m.run[i]];
-    return s != nullptr ? s[m.row[i]] : rk[m.run[i]].priority;
-  };
+// Folds a round's merged versions into a chunk of output rows.
+Status Compactor::FoldRound(const std::vector<RoundSlice>& sl, const merge::MergedRuns& m,
+                            const std::vector<const int8_t*>& kinds,
+                            const merge::RunSeqs& seqs) {
   merge::KeyVersions v;
-  v.begin_store.Allocate(groups);
-  v.end_store.Allocate(groups);
-  std::vector<int8_t> okind;
-  std::vector<uint64_t> oseq;
-  std::vector<uint32_t> deleted;  // output rows that are delete rows
-  okind.reserve(groups);
-  oseq.reserve(groups);
-  bool drop = req_.drop_deletes;
-  size_t n = 0;
-  for (size_t g = 0; g < groups; ++g) {
-    uint32_t b = m.key_start[g], e = m.key_start[g + 1];
-    uint32_t start = b;
-    bool hidden = false;  // versions before `start` are hidden by a delete or reset row
-    for (uint32_t i = e; i > b; --i) {
-      int8_t kd = kind_of(i - 1);
-      if (kd == kDelete) {
-        start = i;
-        hidden = true;
-        break;
-      }
-      if (kd == kReset) {
-        start = i - 1;
-        hidden = true;
-        break;
-      }
-    }
-    if (start == e) {  // the newest version is a delete
-      if (drop) {
-        res_->rows_purged += e - b;
-        continue;
-      }
-      res_->rows_purged += e - b - 1;
-      v.begin_store[n] = e - 1;
-      v.end_store[n] = e;
-      okind.push_back(kDelete);
-      deleted.push_back(static_cast<uint32_t>(n));
-    } else {
-      res_->rows_purged += start - b;
-      v.begin_store[n] = start;
-      v.end_store[n] = e;
-      okind.push_back(hidden && !drop ? kReset : kUpsert);
-    }
-    oseq.push_back(seq_of(e - 1));
-    ++n;
-  }
+  merge::FoldedKinds folded;
+  merge::FoldVersions(m, kinds,
+                      req_.drop_deletes ? merge::FoldPolicy::kCompactPurge
+                                        : merge::FoldPolicy::kCompactKeepMarkers,
+                      &v, &folded);
+  res_->rows_purged += folded.purged;
+  size_t n = v.size();
   if (n == 0) return Status::OK();
-  v.run = m.run.data();
-  v.row = m.row.data();
-  v.begin = v.begin_store.data();
-  v.end = v.end_store.data();
-  v.n = n;
-
+  std::vector<uint64_t> oseq(n);  // the sequence of each key's newest version
+  std::vector<uint32_t> deleted;  // output rows that are delete rows
+  for (size_t g = 0; g < n; ++g) {
+    uint32_t i = v.end[g] - 1;
+    const uint64_t* s = seqs.seq[m.run[i]];
+    oseq[g] = s != nullptr ? s[m.row[i]] : seqs.priority[m.run[i]];
+    if (folded.kind[g] == RowKind::kDelete) deleted.push_back(static_cast<uint32_t>(g));
+  }
   merge::Selection last, first;
   for (size_t t = 0; t < ncols_; ++t) {
     if (fns_[t] == merge::AggFn::kLastValue && last.run.empty()) {
@@ -480,8 +441,8 @@ Status Compactor::Round(const Cutoff& cut) {
   c.cols.resize(ncols_ + 2);
   c.length = n;
   LAMINA_RETURN_IF_ERROR(ParallelFor(ncols_, [&](size_t t) -> Status {
-    std::vector<const ArrayView*> src(k, nullptr);
-    for (size_t j = 0; j < k; ++j) {
+    std::vector<const ArrayView*> src(sl.size(), nullptr);
+    for (size_t j = 0; j < sl.size(); ++j) {
       int at = in_[sl[j].input].at_of[t];
       if (at >= 0) src[j] = &sl[j].views[at];
     }
@@ -494,24 +455,15 @@ Status Compactor::Round(const Cutoff& cut) {
     if (!is_key) NullRows(&c.cols[t], deleted);  // delete rows carry no values
     return Status::OK();
   }));
-  OwnedArray& kind = c.cols[ncols_];
-  kind.type.id = TypeId::kInt8;
-  kind.length = static_cast<int64_t>(n);
-  kind.values = Buffer::Allocate(n, /*zero=*/false);
-  std::memcpy(kind.values->data(), okind.data(), n);
-  OwnedArray& seq = c.cols[ncols_ + 1];
-  seq.type.id = TypeId::kUInt64;
-  seq.length = static_cast<int64_t>(n);
-  seq.values = Buffer::Allocate(n * 8, /*zero=*/false);
-  std::memcpy(seq.values->data(), oseq.data(), n * 8);
-
+  static_assert(sizeof(RowKind) == 1, "_kind is one byte a row");
+  c.cols[ncols_] = FixedColumn(TypeId::kInt8, folded.kind.data(), n, 1);
+  c.cols[ncols_ + 1] = FixedColumn(TypeId::kUInt64, oseq.data(), n, 8);
   uint64_t bytes = 0;
   for (const OwnedArray& a : c.cols) bytes += UncompressedBytes(merge::ViewOf(a));
   c.row_bytes = std::max(1.0, static_cast<double>(bytes) / static_cast<double>(n));
   pending_bytes_ += static_cast<double>(bytes);
   chunks_.push_back(std::move(c));
   res_->rows_out += n;
-
   return Status::OK();
 }
 
@@ -539,7 +491,7 @@ Status Compactor::WriteOne(std::vector<std::vector<ArrayView>> batches, uint64_t
     const int8_t* kd = static_cast<const int8_t*>(kv.values) + kv.offset;
     const uint64_t* sq = static_cast<const uint64_t*>(sv.values) + sv.offset;
     for (int64_t i = 0; i < kv.length; ++i) {
-      f.delete_count += kd[i] == kDelete;
+      f.delete_count += merge::KindAt(kd, i) == RowKind::kDelete;
       f.min_seq = std::min(f.min_seq, sq[i]);
       f.max_seq = std::max(f.max_seq, sq[i]);
     }

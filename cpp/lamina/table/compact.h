@@ -10,7 +10,7 @@
 //     key, so: a key whose newest version is a delete is written as a delete row
 //     (`_kind` 1, values null, `_seq` of that delete); a key whose fold starts after a
 //     delete (or at a reset row) within the inputs is written with `_kind` 2, an upsert
-//     that hides every older version (merge/engine.h: kKindReset).
+//     that hides every older version (merge/row_kind.h: RowKind::kReset).
 //
 // Streaming: inputs are decoded a window of rows at a time (FileReader::ReadRange), never
 // whole. Memory is bounded by

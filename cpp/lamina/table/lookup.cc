@@ -16,6 +16,7 @@
 #include "lamina/merge/gather.h"
 #include "lamina/merge/loser_tree.h"
 #include "lamina/merge/mread_merge.h"
+#include "lamina/table/run_columns.h"
 #include "lamina/table/take_index.h"
 #include "lamina/util/parallel.h"
 
@@ -92,34 +93,10 @@ ReaderCache& Cache() {
 
 // ---- requested columns -----------------------------------------------------------------
 
-struct Request {
-  std::vector<int> table_col;  // requested i -> table column
-  std::vector<int> key_pos;    // requested i -> position among the keys, or -1
-  Schema schema;
-};
+using Request = RequestedColumns;
 
-Status ResolveRequest(const TableOptions& o, const std::vector<std::string>& columns,
-                      Request* req) {
-  const Schema& ts = o.table_schema;
-  for (const std::string& name : columns) {
-    int t = ts.FieldIndex(name);
-    if (t < 0) return Status::SchemaError("column '" + name + "' is not in the table schema");
-    req->table_col.push_back(t);
-    int kp = -1;
-    for (size_t k = 0; k < o.key_index.size(); ++k) {
-      if (o.key_index[k] == t) kp = static_cast<int>(k);
-    }
-    req->key_pos.push_back(kp);
-    req->schema.fields.push_back(ts.fields[t]);
-  }
-  return Status::OK();
-}
-
-// The file columns of the key, the system columns and the requested non-key columns,
-// with their types checked as MergeRead checks them.
-struct FileColumns {
-  std::vector<size_t> key;
-  int kind = -1, seq = -1;
+// The file columns of the key, the system columns and the requested non-key columns.
+struct FileColumns : RunColumns {
   std::vector<int> value;  // requested i -> file column (-1: absent or a key column)
 };
 
@@ -127,39 +104,12 @@ Status ResolveFile(const std::string& path, const FileReader& r, const TableOpti
                    const std::vector<std::string>& columns, const Request& req,
                    FileColumns* fc) {
   const Schema& fs = r.schema();
-  for (size_t k = 0; k < o.key_columns.size(); ++k) {
-    int c = fs.FieldIndex(o.key_columns[k]);
-    const Field& want = o.table_schema.fields[o.key_index[k]];
-    if (c < 0) {
-      return Status::Corruption(path + ": data file lacks primary key column '" + want.name + "'");
-    }
-    if (!fs.fields[c].type.Equals(want.type)) {
-      return Status::SchemaError(path + ": primary key column '" + want.name + "' has type " +
-                                 fs.fields[c].type.ToString() + ", the table schema has " +
-                                 want.type.ToString());
-    }
-    fc->key.push_back(static_cast<size_t>(c));
-  }
-  fc->kind = fs.FieldIndex(kKindColumn);
-  fc->seq = fs.FieldIndex(kSeqColumn);
-  if (fc->kind >= 0 && fs.fields[fc->kind].type.id != TypeId::kInt8) {
-    return Status::Corruption(path + ": _kind is not int8");
-  }
-  if (fc->seq >= 0 && fs.fields[fc->seq].type.id != TypeId::kUInt64) {
-    return Status::Corruption(path + ": _seq is not uint64");
-  }
+  LAMINA_RETURN_IF_ERROR(ResolveRunColumns(path, fs, o, fc));
   fc->value.assign(columns.size(), -1);
   for (size_t i = 0; i < columns.size(); ++i) {
     if (req.key_pos[i] >= 0) continue;
-    int c = fs.FieldIndex(columns[i]);
-    if (c < 0) continue;
-    const Field& tf = o.table_schema.fields[req.table_col[i]];
-    if (!fs.fields[c].type.Equals(tf.type)) {
-      return Status::InvalidArgument(path + ": column '" + tf.name + "' has type " +
-                                     fs.fields[c].type.ToString() + ", the table schema has " +
-                                     tf.type.ToString() + " (casting on read is not supported)");
-    }
-    fc->value[i] = c;
+    LAMINA_ASSIGN_OR_RETURN(fc->value[i],
+                            ValueColumn(path, fs, o.table_schema.fields[req.table_col[i]]));
   }
   return Status::OK();
 }
@@ -434,15 +384,13 @@ Status FoldRuns(const std::vector<Run*>& runs, const TableOptions& o, const Requ
     if (runs[r]->has_seq) rk[r].seq = runs[r]->seq.values->as<uint64_t>();
     if (runs[r]->has_kind) {
       const int8_t* k = runs[r]->kind.values->as<int8_t>();
-      bool any = false;
-      for (size_t i = 0; i < runs[r]->rows; ++i) any |= k[i] != 0;
-      if (any) kinds[r] = k;
+      if (!merge::AllUpserts(k, runs[r]->rows)) kinds[r] = k;
     }
   }
   merge::MergedRuns merged;
   LAMINA_RETURN_IF_ERROR(merge::MergeRuns(rk, &merged));
   merge::KeyVersions versions;
-  merge::LiveVersions(merged, kinds, &versions);
+  merge::FoldVersions(merged, kinds, merge::FoldPolicy::kRead, &versions);
   if (key_of != nullptr) KeyIndexes(runs, versions, keys, key_of);
   size_t out_rows = versions.size();
   std::vector<merge::AggFn> fns(ncols);
@@ -691,14 +639,12 @@ Status MergeKeys(const TakeSplit& split, const TableOptions& o, LiveKeys* live) 
     if (has_seq[f]) rk[f].seq = seqs[f].values->as<uint64_t>();
     if (has_kind[f]) {
       const int8_t* k = kinds[f].values->as<int8_t>();
-      bool any = false;
-      for (int64_t i = 0; i < kinds[f].length; ++i) any |= k[i] != 0;
-      if (any) kind_of[f] = k;
+      if (!merge::AllUpserts(k, static_cast<size_t>(kinds[f].length))) kind_of[f] = k;
     }
   }
   LAMINA_RETURN_IF_ERROR(merge::MergeRuns(rk, &live->merged));
-  // LiveVersions reads the kinds now; afterwards only keys and selections are used.
-  merge::LiveVersions(live->merged, kind_of, &live->versions);
+  // The fold reads the kinds now; afterwards only keys and selections are used.
+  merge::FoldVersions(live->merged, kind_of, merge::FoldPolicy::kRead, &live->versions);
   return Status::OK();
 }
 
@@ -774,9 +720,8 @@ Status BuildIndex(const TakeSplit& split, const TableOptions& o, bool pick_last,
       const OwnedArray& a = run.arrays[next++];
       if (a.null_count != 0) return Status::Corruption(split.paths[f] + ": _kind has nulls");
       const int8_t* k = a.values->as<int8_t>();
-      bool any = false;
-      for (int64_t i = 0; i < a.length; ++i) any |= k[i] != 0;
-      if (any) run.kind = k;  // runs without deletes skip the per-version check
+      // Runs of upserts skip the per-version check.
+      if (!merge::AllUpserts(k, static_cast<size_t>(a.length))) run.kind = k;
     }
     if (fc.seq >= 0) {
       const OwnedArray& a = run.arrays[next++];

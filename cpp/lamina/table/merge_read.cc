@@ -8,6 +8,7 @@
 #include "lamina/merge/key.h"
 #include "lamina/merge/loser_tree.h"
 #include "lamina/merge/mread_merge.h"
+#include "lamina/table/run_columns.h"
 #include "lamina/util/parallel.h"
 
 namespace lamina::table {
@@ -30,30 +31,12 @@ struct Run {
 
 Status OpenRun(const ReadFile& f, const TableOptions& o, merge::RawKey raw, Run* run) {
   LAMINA_ASSIGN_OR_RETURN(run->reader, format::FileReader::Open(f.path));
-  const Schema& fs = run->reader->schema();
-  std::vector<size_t> cols;
-  for (size_t k = 0; k < o.key_columns.size(); ++k) {
-    int c = fs.FieldIndex(o.key_columns[k]);
-    const Field& want = o.table_schema.fields[o.key_index[k]];
-    if (c < 0) {
-      return Status::Corruption(f.path + ": data file lacks primary key column '" + want.name + "'");
-    }
-    if (!fs.fields[c].type.Equals(want.type)) {
-      return Status::SchemaError(f.path + ": primary key column '" + want.name + "' has type " +
-                                 fs.fields[c].type.ToString() + ", the table schema has " +
-                                 want.type.ToString());
-    }
-    cols.push_back(static_cast<size_t>(c));
-  }
-  int kc = fs.FieldIndex(kKindColumn), sc = fs.FieldIndex(kSeqColumn);
-  if (kc >= 0) {
-    if (fs.fields[kc].type.id != TypeId::kInt8) return Status::Corruption(f.path + ": _kind is not int8");
-    cols.push_back(static_cast<size_t>(kc));
-  }
-  if (sc >= 0) {
-    if (fs.fields[sc].type.id != TypeId::kUInt64) return Status::Corruption(f.path + ": _seq is not uint64");
-    run->seq_column = sc;  // decoded only if the runs need a merge (ReadSeq)
-  }
+  RunColumns rc;
+  LAMINA_RETURN_IF_ERROR(ResolveRunColumns(f.path, run->reader->schema(), o, &rc));
+  std::vector<size_t> cols = rc.key;
+  int kc = rc.kind;
+  if (kc >= 0) cols.push_back(static_cast<size_t>(kc));
+  run->seq_column = rc.seq;  // decoded only if the runs need a merge (ReadSeq)
   std::vector<OwnedArray> arrays;
   LAMINA_RETURN_IF_ERROR(run->reader->Read(cols, &arrays));
   size_t nk = o.key_columns.size();
@@ -147,19 +130,11 @@ Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
   LAMINA_RETURN_IF_ERROR(Validate(&o));
   const Schema& ts = o.table_schema;
   MergeResult result;
-  std::vector<int> table_col;  // requested i -> table column
-  std::vector<int> key_pos;    // requested i -> position among keys, or -1
-  for (const std::string& name : columns) {
-    int t = ts.FieldIndex(name);
-    if (t < 0) return Status::SchemaError("column '" + name + "' is not in the table schema");
-    table_col.push_back(t);
-    int kp = -1;
-    for (size_t k = 0; k < o.key_index.size(); ++k) {
-      if (o.key_index[k] == t) kp = static_cast<int>(k);
-    }
-    key_pos.push_back(kp);
-    result.schema.fields.push_back(ts.fields[t]);
-  }
+  RequestedColumns req;
+  LAMINA_RETURN_IF_ERROR(ResolveRequest(o, columns, &req));
+  const std::vector<int>& table_col = req.table_col;
+  const std::vector<int>& key_pos = req.key_pos;
+  result.schema = req.schema;
 
   merge::RawKey raw = merge::RawKey::kNone;
   if (o.key_index.size() == 1) raw = merge::RawKeyOf(ts.fields[o.key_index[0]].type);
@@ -184,9 +159,7 @@ Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
     if (runs[r].has_kind) {
       const int8_t* k = runs[r].kind.values->as<int8_t>();
       size_t n = static_cast<size_t>(runs[r].kind.length);
-      bool any = false;
-      for (size_t i = 0; i < n; ++i) any |= k[i] != 0;
-      if (any) kinds[r] = k;  // runs without deletes skip the per-version check
+      if (!merge::AllUpserts(k, n)) kinds[r] = k;  // runs of upserts skip the per-version check
     }
     rr.kind = kinds[r];
   }
@@ -230,7 +203,7 @@ Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
     LAMINA_RETURN_IF_ERROR(merge::MergeSelect(in, all_last, &sel, &out_rows, &used));
   } else {
     LAMINA_RETURN_IF_ERROR(merge::MergeRanges(in, &merged));
-    merge::LiveVersions(merged, kinds, &versions);
+    merge::FoldVersions(merged, kinds, merge::FoldPolicy::kRead, &versions);
     out_rows = versions.size();
     // Which runs hold a counted version: only those are decoded.
     if (versions.begin == merged.key_start.data()) {
@@ -262,14 +235,8 @@ Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
     std::vector<size_t> slot;
     for (size_t i = 0; i < columns.size(); ++i) {
       if (key_pos[i] >= 0) continue;
-      int c = fs.FieldIndex(columns[i]);
+      LAMINA_ASSIGN_OR_RETURN(int c, ValueColumn(files[r].path, fs, ts.fields[table_col[i]]));
       if (c < 0) continue;
-      const Field& tf = ts.fields[table_col[i]];
-      if (!fs.fields[c].type.Equals(tf.type)) {
-        return Status::InvalidArgument(files[r].path + ": column '" + tf.name + "' has type " +
-                                       fs.fields[c].type.ToString() + ", the table schema has " +
-                                       tf.type.ToString() + " (casting on read is not supported)");
-      }
       run.column_of[i] = c;
       want.push_back(static_cast<size_t>(c));
       slot.push_back(i);

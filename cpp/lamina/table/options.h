@@ -12,8 +12,8 @@
 
 namespace lamina::table {
 
-// System columns of data files. `_kind`: 0 = upsert, 1 = delete (non-key columns null),
-// 2 = upsert that hides every older version (written by compaction, merge/engine.h).
+// System columns of data files. `_kind`: the row kind, merge/row_kind.h (0 = upsert,
+// 1 = delete, 2 = upsert that hides every older version).
 // `_seq`: absolute sequence of the row (only files written by compaction have it; other
 // rows take their file's priority).
 constexpr const char* kKindColumn = "_kind";

@@ -22,7 +22,7 @@ namespace {
 Status MatchInput(const Schema& input, const WriteRequest& req, std::vector<int>* in_of) {
   const Schema& ts = req.table.table_schema;
   in_of->assign(ts.fields.size(), -1);
-  std::vector<bool> expected(ts.fields.size(), req.kind == 0);
+  std::vector<bool> expected(ts.fields.size(), req.kind == merge::RowKind::kUpsert);
   for (int k : req.table.key_index) expected[k] = true;
   for (size_t i = 0; i < input.fields.size(); ++i) {
     const Field& f = input.fields[i];
@@ -127,7 +127,9 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
   TableOptions& topt = req.table;
   LAMINA_RETURN_IF_ERROR(Validate(&topt));
   const Schema& ts = topt.table_schema;
-  if (req.kind != 0 && req.kind != 1) return Status::InvalidArgument("kind must be 0 or 1");
+  if (req.kind != merge::RowKind::kUpsert && req.kind != merge::RowKind::kDelete) {
+    return Status::InvalidArgument("kind must be 0 (upsert) or 1 (delete)");
+  }
   if (req.buckets < 1) return Status::InvalidArgument("buckets must be at least 1");
   if (req.target_file_size < 1) return Status::InvalidArgument("target_file_size must be positive");
   if (req.file_prefix.empty() || req.file_prefix.find('/') != std::string::npos) {
@@ -230,7 +232,7 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
   std::vector<std::vector<ArrayView>> count_views(ncols);
   std::vector<std::vector<const ArrayView*>> src(ncols);
   for (size_t t = 0; t < ncols; ++t) {
-    fns[t] = req.kind == 1 ? merge::AggFn::kLastValue : ColumnFn(topt, static_cast<int>(t));
+    fns[t] = req.kind == merge::RowKind::kDelete ? merge::AggFn::kLastValue : ColumnFn(topt, static_cast<int>(t));
     if (in_of[t] < 0) continue;
     if (fns[t] == merge::AggFn::kCount) {
       for (size_t b = 0; b < nb; ++b) counts[t].push_back(merge::CountContribution(batches[b][in_of[t]]));
@@ -388,7 +390,7 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
       f.row_count = len;
       f.min_key = keys.KeyBytes(idx[versions.begin[a]]);
       f.max_key = keys.KeyBytes(idx[versions.begin[a + len - 1]]);
-      f.delete_count = req.kind == 1 ? len : 0;
+      f.delete_count = req.kind == merge::RowKind::kDelete ? len : 0;
       f.run_file = file_no;
       format::WriteOptions wo;
       wo.sync = req.sync;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "lamina/arrow/array.h"
+#include "lamina/merge/row_kind.h"
 #include "lamina/table/options.h"
 #include "lamina/table/partition.h"
 #include "lamina/util/status.h"
@@ -23,7 +24,8 @@ struct WriteRequest {
   TableOptions table;
   std::vector<std::string> partition_columns;  // a subset of the key columns
   int64_t buckets = 1;
-  int kind = 0;  // 0: upserts (input has every table column), 1: deletes (keys only)
+  // kUpsert: the input has every table column; kDelete: keys only. Nothing else.
+  merge::RowKind kind = merge::RowKind::kUpsert;
   std::string directory;
   std::string file_prefix;
   int64_t target_file_size = 128 << 20;
