@@ -419,10 +419,18 @@ def test_take_index_is_built_once_per_snapshot(tmp: str, engine: str) -> None:
     _check_take(scan, [3, 2, 1])
 
 
-def test_take_without_index_cache(tmp: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_take_without_index_cache(tmp: str) -> None:
     """A capacity of 0 caches nothing; takes stay correct (the index is built per call)."""
-    monkeypatch.setenv("LAMINA_TAKE_INDEX_BYTES", "0")
+    before = lamina.config.get().take_index_bytes
+    lamina.config.set(take_index_bytes=0)
     _core.take_index_cache_clear()
+    try:
+        _check_take_without_cache(tmp)
+    finally:
+        lamina.config.set(take_index_bytes=before)
+
+
+def _check_take_without_cache(tmp: str) -> None:
     table = _overlapping(tmp + "/t", 500, 400)
     scan = table.scan()
     n = scan.count()

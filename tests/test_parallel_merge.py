@@ -1,18 +1,21 @@
 """The merge of a bucket split into key ranges merged in parallel (merge/mread_merge.h),
 checked against a plain dict model of the engines.
 
-LAMINA_MERGE_MIN_RANGE_ROWS makes the merge split even tiny inputs into many ranges, so
-range borders fall between (and next to) duplicate keys, deletes and resets. Runs are
-written directly as data files with `_kind` (0 upsert, 1 delete, 2 reset: an upsert that
-hides every older version) and optionally `_seq`, so versions across runs tie and
-interleave in every way the merge must order: by key, then sequence, then run index."""
+`lamina.config.set(merge_min_range_rows=...)` makes the merge split even tiny inputs into
+many ranges, so range borders fall between (and next to) duplicate keys, deletes and
+resets. Runs are written directly as data files with `_kind` (0 upsert, 1 delete, 2
+reset: an upsert that hides every older version) and optionally `_seq`, so versions
+across runs tie and interleave in every way the merge must order: by key, then sequence,
+then run index."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import lamina
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +24,14 @@ from lamina import _core
 from lamina.errors import CorruptFileError
 
 RANGE_ROWS = ["1", "3", "65536"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_config() -> Any:
+    before = lamina.config.get()
+    yield
+    lamina.config.set(**dataclasses.asdict(before))
+
 
 KEY_TYPES: dict[str, tuple[pa.DataType, Any]] = {
     # name: (arrow type, key value from an int in [-20, 20))
@@ -196,13 +207,12 @@ def run_sets(draw: Any, max_runs: int = 12, universe: int = 40) -> Any:
 @given(data=run_sets())
 def test_ranges_match_model(
     tmp_path_factory: pytest.TempPathFactory,
-    monkeypatch: pytest.MonkeyPatch,
     range_rows: str,
     engine: str,
     key_type: str,
     data: Any,
 ) -> None:
-    monkeypatch.setenv("LAMINA_MERGE_MIN_RANGE_ROWS", range_rows)
+    lamina.config.set(merge_min_range_rows=int(range_rows))
     runs, priorities, per_row_seq = data
     check(tmp_path_factory.mktemp("t"), key_type, engine, runs, priorities, per_row_seq)
 
@@ -214,24 +224,21 @@ def test_ranges_match_model(
 @given(data=run_sets(max_runs=16, universe=3))
 def test_all_duplicate_keys(
     tmp_path_factory: pytest.TempPathFactory,
-    monkeypatch: pytest.MonkeyPatch,
     engine: str,
     data: Any,
 ) -> None:
     """Few distinct keys, each in many runs: a range border cannot split a key."""
-    monkeypatch.setenv("LAMINA_MERGE_MIN_RANGE_ROWS", "1")
+    lamina.config.set(merge_min_range_rows=1)
     runs, priorities, per_row_seq = data
     check(tmp_path_factory.mktemp("t"), "int64", engine, runs, priorities, per_row_seq)
 
 
 @pytest.mark.parametrize("engine", list(ENGINES))
 @pytest.mark.parametrize("key_type", ["int64", "string"])
-def test_deletes_at_range_borders(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str, key_type: str
-) -> None:
+def test_deletes_at_range_borders(tmp_path: Path, engine: str, key_type: str) -> None:
     """Every key is written by 6 runs; every other key ends with a delete, every third is
     reset in the middle; with one row per range the borders fall on all of them."""
-    monkeypatch.setenv("LAMINA_MERGE_MIN_RANGE_ROWS", "1")
+    lamina.config.set(merge_min_range_rows=1)
     runs: list[list[Row]] = []
     for r in range(6):
         rows = []
@@ -249,11 +256,9 @@ def test_deletes_at_range_borders(
 
 
 @pytest.mark.parametrize("range_rows", ["1", "65536"])
-def test_disjoint_runs_concatenate(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, range_rows: str
-) -> None:
+def test_disjoint_runs_concatenate(tmp_path: Path, range_rows: str) -> None:
     """Runs with disjoint key ranges (given out of key order) are concatenated."""
-    monkeypatch.setenv("LAMINA_MERGE_MIN_RANGE_ROWS", range_rows)
+    lamina.config.set(merge_min_range_rows=int(range_rows))
     runs: list[list[Row]] = [
         [(k, 1 if k == 15 else 0, k, "c", 0) for k in range(10, 20)],
         [(k, 0, k, "a", 0) for k in range(-20, -5)],
@@ -264,8 +269,8 @@ def test_disjoint_runs_concatenate(
         check(tmp_path / engine, "int64", engine, runs, [3, 1, 2], per_row_seq=False)
 
 
-def test_unsorted_run_is_corruption(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LAMINA_MERGE_MIN_RANGE_ROWS", "1")
+def test_unsorted_run_is_corruption(tmp_path: Path) -> None:
+    lamina.config.set(merge_min_range_rows=1)
     for key_type, keys in (("int64", [1, 3, 3, 4]), ("int32", [5, 2, 7]), ("string", ["b", "a"])):
         arrow_type = KEY_TYPES[key_type][0]
         t = pa.table(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from lamina import errors, format
+from lamina import config, errors, format
 from lamina.errors import (
     CommitConflictError,
     CorruptFileError,
     InvalidArgumentError,
     LaminaError,
+    OutOfMemoryError,
     SchemaError,
     SnapshotExpiredError,
     StorageError,
@@ -26,6 +27,7 @@ __all__ = [
     "CorruptFileError",
     "InvalidArgumentError",
     "LaminaError",
+    "OutOfMemoryError",
     "Scan",
     "SchemaError",
     "Snapshot",
@@ -37,6 +39,7 @@ __all__ = [
     "TableNotFoundError",
     "Transaction",
     "UnsupportedVersionError",
+    "config",
     "create_table",
     "errors",
     "format",

@@ -7,6 +7,7 @@ __all__ = [
     "CorruptFileError",
     "InvalidArgumentError",
     "LaminaError",
+    "OutOfMemoryError",
     "SchemaError",
     "SnapshotExpiredError",
     "StorageError",
@@ -63,6 +64,13 @@ class StorageError(LaminaError, OSError):
     Nothing was committed by the failing operation: the table stays readable at its last
     committed snapshot, and files the operation left behind are orphans. It is also an
     ``OSError`` whose ``errno`` says what the operating system reported.
+    """
+
+
+class OutOfMemoryError(LaminaError, MemoryError):
+    """An allocation failed while lamina read, wrote or compacted data.
+
+    Also a ``MemoryError``. Nothing was committed by the failing operation.
     """
 
 

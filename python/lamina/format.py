@@ -19,14 +19,13 @@ import pyarrow as pa
 
 from lamina import _core
 from lamina._arrow import batch_from_capsules, schema_from_capsule, to_stream_capsule
-from lamina.errors import CorruptFileError, InvalidArgumentError, UnsupportedVersionError
+from lamina.errors import InvalidArgumentError
 
-__all__ = ["FORMAT_VERSION", "FileReader", "check_version", "read_file", "write_file"]
+__all__ = ["FORMAT_VERSION", "FileReader", "read_file", "write_file"]
 
 # The newest data file format version this lamina reads and the one it writes
 # (cpp/lamina/format/footer.h kFormatVersion).
 FORMAT_VERSION = 1
-_MAGIC = b"LAMF"
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -93,15 +92,12 @@ class FileReader:
     Raises:
         FileNotFoundError: ``path`` does not exist.
         CorruptFileError: The file is not a valid lamina file.
+        UnsupportedVersionError: A newer lamina format version wrote the file.
     """
 
     def __init__(self, path: PathLike) -> None:
         p = os.fspath(path)
-        try:
-            self._r = _core.FileReader(p)
-        except CorruptFileError:
-            check_version(p)
-            raise
+        self._r = _core.FileReader(p)
         self._schema: pa.Schema | None = None
         self._names: dict[str, int] | None = None
 
@@ -110,11 +106,7 @@ class FileReader:
         """Opens a file held in memory."""
         self = cls.__new__(cls)
         data = bytes(data)
-        try:
-            self._r = _core.FileReader.from_bytes(data)
-        except CorruptFileError:
-            _check_version_bytes(data[:8], data[-8:], "file")
-            raise
+        self._r = _core.FileReader.from_bytes(data)
         self._schema = None
         self._names = None
         return self
@@ -239,40 +231,6 @@ class FileReader:
         for key in ("min", "max"):
             out[key] = _present_stat(typ, stats[key])
         return out
-
-
-def check_version(path: PathLike) -> None:
-    """Raises UnsupportedVersionError if the lamina file at ``path`` says (in its header
-    and its tail alike) that it was written with a newer format version; does nothing
-    for any other file (or an unreadable one).
-
-    Called after the core refused a file, so a newer file gets an error naming both
-    versions instead of a corruption report. Reads the first and last 8 bytes only.
-    """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - 8))
-            tail = f.read(8)
-    except OSError:
-        return
-    _check_version_bytes(head, tail, os.fspath(path))
-
-
-def _check_version_bytes(head: bytes, tail: bytes, what: str) -> None:
-    # file := "LAMF" version:u32 ... version:u32 "LAMF" (docs/format.md). A newer
-    # writer sets both fields; one field alone saying "newer" is a flipped byte and
-    # stays a corruption.
-    if len(head) < 8 or len(tail) < 8 or head[:4] != _MAGIC or tail[4:] != _MAGIC:
-        return
-    v_head = struct.unpack_from("<I", head, 4)[0]
-    v_tail = struct.unpack_from("<I", tail, 0)[0]
-    if v_head == v_tail and v_head > FORMAT_VERSION:
-        raise UnsupportedVersionError(
-            f"{what} was written with data file format version {v_head}; this lamina "
-            f"reads format version {FORMAT_VERSION} at most: upgrade lamina"
-        )
 
 
 def _raw_stat(typ: pa.DataType, raw: bytes | None) -> Any:

@@ -21,7 +21,6 @@ from lamina._filter import filter_columns
 from lamina._models import DataFile, Snapshot, files_by_bucket
 from lamina._retry import expired_error, read_snapshot, snapshot_gone
 from lamina.errors import CorruptFileError, InvalidArgumentError
-from lamina.format import check_version
 
 T = TypeVar("T")
 
@@ -269,12 +268,7 @@ class Scan:
 
     def _read_split(self, split: Split, cols: list[str]) -> pa.Table:
         files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
-        try:
-            capsules = _core.table_merge_read(files, cols, core_options(self._ts))
-        except CorruptFileError:
-            for path, _ in files:  # a file of a newer format: say so, not "corrupt"
-                check_version(path)
-            raise
+        capsules = _core.table_merge_read(files, cols, core_options(self._ts))
         batch = batch_from_capsules(capsules)
         table = pa.Table.from_batches([batch])
         if self._filter is not None:

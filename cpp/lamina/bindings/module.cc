@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   lamina::py::RegisterTable(m);
   lamina::py::RegisterCompact(m);
   lamina::py::RegisterIO(m);
+  lamina::py::RegisterConfig(m);
 }

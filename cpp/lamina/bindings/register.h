@@ -11,5 +11,6 @@ void RegisterFormat(pybind11::module_& m);
 void RegisterTable(pybind11::module_& m);
 void RegisterCompact(pybind11::module_& m);
 void RegisterIO(pybind11::module_& m);
+void RegisterConfig(pybind11::module_& m);
 
 }  // namespace lamina::py

@@ -1,5 +1,8 @@
 #include <pybind11/pybind11.h>
 
+#include <new>
+#include <string>
+
 #include "lamina/bindings/register.h"
 #include "lamina/bindings/status_error.h"
 
@@ -15,6 +18,8 @@ const char* ClassFor(StatusCode code) {
     case StatusCode::kSchema: return "SchemaError";
     case StatusCode::kNotFound: return nullptr;  // FileNotFoundError
     case StatusCode::kIOError: return "StorageError";  // also an OSError
+    case StatusCode::kOutOfMemory: return "OutOfMemoryError";  // also a MemoryError
+    case StatusCode::kUnsupportedVersion: return "UnsupportedVersionError";
     case StatusCode::kOk: break;
   }
   return "LaminaError";
@@ -41,6 +46,18 @@ void RegisterErrors(pyb::module_& m) {
         return;
       }
       PyErr_SetString(cls.ptr(), st.message().c_str());
+    } catch (const std::bad_alloc&) {
+      pyb::object cls = pyb::module_::import("lamina.errors").attr("OutOfMemoryError");
+      PyErr_SetString(cls.ptr(), "out of memory");
+    }
+  });
+  // For tests of the translation: an allocation failure is hard to cause on purpose.
+  m.def("_raise_bad_alloc", [] { throw std::bad_alloc(); });
+  m.def("_raise_status", [](int code, const std::string& msg) {
+    switch (static_cast<StatusCode>(code)) {
+      case StatusCode::kOutOfMemory: throw StatusError(Status::OutOfMemory(msg));
+      case StatusCode::kUnsupportedVersion: throw StatusError(Status::UnsupportedVersion(msg));
+      default: throw StatusError(Status::InvalidArgument(msg));
     }
   });
 }

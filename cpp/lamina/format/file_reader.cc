@@ -1,17 +1,12 @@
 #include "lamina/format/file_reader.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 
 #include "lamina/encoding/encoding.h"
 #include "lamina/format/page_reader.h"
 #include "lamina/util/crc32c.h"
+#include "lamina/util/file_io.h"
 #include "lamina/util/parallel.h"
 
 namespace lamina::format {
@@ -19,22 +14,13 @@ namespace {
 
 class MappedSource : public Source {
  public:
-  MappedSource(void* p, size_t n) : p_(p), n_(n) {}
-  ~MappedSource() override {
-    if (p_ != nullptr) ::munmap(p_, n_);
-  }
-  const uint8_t* data() const override { return static_cast<const uint8_t*>(p_); }
-  size_t size() const override { return n_; }
-  void Evict(size_t offset, size_t length) override {
-    static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-    size_t lo = (offset + page - 1) / page * page;
-    size_t hi = std::min(offset + length, n_) / page * page;
-    if (p_ != nullptr && lo < hi) ::madvise(static_cast<uint8_t*>(p_) + lo, hi - lo, MADV_DONTNEED);
-  }
+  explicit MappedSource(io::ReadMapping m) : m_(std::move(m)) {}
+  const uint8_t* data() const override { return m_.data(); }
+  size_t size() const override { return m_.size(); }
+  void Evict(size_t offset, size_t length) override { m_.Evict(offset, length); }
 
  private:
-  void* p_;
-  size_t n_;
+  io::ReadMapping m_;
 };
 
 class OwnedSource : public Source {
@@ -101,33 +87,8 @@ Status CheckStats(const DataType& t, const Stats& s) {
 }  // namespace
 
 Result<std::shared_ptr<Source>> MapFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(path);
-    return Status::IOError("open " + path + ": " + std::strerror(errno));
-  }
-  struct stat sb;
-  if (::fstat(fd, &sb) != 0) {
-    int e = errno;
-    ::close(fd);
-    return Status::IOError("stat " + path + ": " + std::strerror(e));
-  }
-  if (S_ISDIR(sb.st_mode)) {
-    ::close(fd);
-    return Status::InvalidArgument(path + " is a directory");
-  }
-  size_t n = static_cast<size_t>(sb.st_size);
-  void* p = nullptr;
-  if (n > 0) {
-    p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      int e = errno;
-      ::close(fd);
-      return Status::IOError("mmap " + path + ": " + std::strerror(e));
-    }
-  }
-  ::close(fd);
-  return std::shared_ptr<Source>(std::make_shared<MappedSource>(p, n));
+  LAMINA_ASSIGN_OR_RETURN(io::ReadMapping m, io::ReadMapping::Open(path));
+  return std::shared_ptr<Source>(std::make_shared<MappedSource>(std::move(m)));
 }
 
 std::shared_ptr<Source> OwnBytes(std::vector<uint8_t> bytes) {
@@ -137,7 +98,7 @@ std::shared_ptr<Source> OwnBytes(std::vector<uint8_t> bytes) {
 Result<std::unique_ptr<FileReader>> FileReader::Open(const std::string& path) {
   LAMINA_ASSIGN_OR_RETURN(std::shared_ptr<Source> src, MapFile(path));
   auto r = Open(std::move(src));
-  if (!r.ok()) return Status::Corruption(path + ": " + r.status().message());
+  if (!r.ok()) return r.status().WithPrefix(path + ": ");
   return r;
 }
 
@@ -155,10 +116,13 @@ Result<std::unique_ptr<FileReader>> FileReader::Open(std::shared_ptr<Source> sou
   std::memcpy(&footer_crc, d + n - 12, 4);
   std::memcpy(&version, d + n - 8, 4);
   if (version > kFormatVersion || head_version > kFormatVersion) {
-    return Status::Corruption("file has format version " +
-                              std::to_string(std::max(version, head_version)) +
-                              "; this lamina reads up to version " +
-                              std::to_string(kFormatVersion) + " (upgrade lamina)");
+    std::string msg = "file was written with data file format version " +
+                      std::to_string(std::max(version, head_version)) +
+                      "; this lamina reads format version " + std::to_string(kFormatVersion) +
+                      " at most: upgrade lamina";
+    // A newer writer sets both fields; one alone saying "newer" is a flipped byte.
+    if (version == head_version) return Status::UnsupportedVersion(msg);
+    return Status::Corruption(msg + " (but header and tail disagree: damaged)");
   }
   LAMINA_CHECK_CORRUPT(version == head_version && version >= 1, "format versions disagree");
   LAMINA_CHECK_CORRUPT(footer_len <= n - kHeaderSize - kTailSize, "footer length out of range");

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "lamina/merge/row_kind.h"
+#include "lamina/util/config.h"
 #include "lamina/util/parallel.h"
 
 namespace lamina::merge {
@@ -235,15 +236,7 @@ RawKey RawKeyOf(const DataType& t) {
   }
 }
 
-size_t MinRangeRows() {
-  const char* env = std::getenv("LAMINA_MERGE_MIN_RANGE_ROWS");
-  if (env != nullptr) {
-    char* endp = nullptr;
-    unsigned long long v = std::strtoull(env, &endp, 10);
-    if (endp != env && v > 0) return static_cast<size_t>(v);
-  }
-  return 65536;
-}
+size_t MinRangeRows() { return GetConfig().merge_min_range_rows; }
 
 Status ConcatOrder(const RangeMergeInput& in, std::vector<uint32_t>* order, bool* concat) {
   *concat = false;

@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "lamina/util/config.h"
+
 namespace lamina::table {
 namespace {
 
@@ -80,15 +82,7 @@ std::string FileIdentity(const std::string& path) {
          std::to_string(sb.st_mtim.tv_nsec);
 }
 
-size_t TakeIndexCapacity() {
-  const char* env = std::getenv("LAMINA_TAKE_INDEX_BYTES");
-  if (env != nullptr && *env != '\0') {
-    char* end = nullptr;
-    unsigned long long v = std::strtoull(env, &end, 10);
-    if (end != env) return static_cast<size_t>(v);
-  }
-  return size_t{256} << 20;
-}
+size_t TakeIndexCapacity() { return GetConfig().take_index_bytes; }
 
 std::shared_ptr<const TakeIndex> FindTakeIndex(const std::string& key) {
   return Cache().Find(key);

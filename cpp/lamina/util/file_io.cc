@@ -1,11 +1,16 @@
 #include "lamina/util/file_io.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <vector>
@@ -13,7 +18,8 @@
 namespace lamina::io {
 namespace {
 
-const char* const kOpNames[kNumOps] = {"create", "write", "fsync", "close", "unlink"};
+const char* const kOpNames[kNumOps] = {"create", "write", "fsync", "close",
+                                        "unlink", "open",  "mkdir"};
 
 // ---- the fault injector -------------------------------------------------------------
 
@@ -178,6 +184,78 @@ Status RemoveFile(const std::string& path) {
   if (d.err != 0) return Fail("unlink", path, d.err);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Fail("unlink", path, errno);
   return Status::OK();
+}
+
+Status CreateDirs(const std::string& path) {
+  Decision d = Decide(Op::kMkdir);
+  if (d.err != 0) return Fail("mkdir", path, d.err);
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Fail("mkdir", path, ec.value());
+  return Status::OK();
+}
+
+// ---- ReadMapping --------------------------------------------------------------------
+
+Result<ReadMapping> ReadMapping::Open(const std::string& path) {
+  Decision d = Decide(Op::kOpen);
+  int fd = -1;
+  int err = d.err;
+  if (err == 0) {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) err = errno;
+  }
+  if (err == ENOENT) return Status::NotFound(path);
+  if (err != 0) return Fail("open", path, err);
+  struct stat sb;
+  if (::fstat(fd, &sb) != 0) {
+    err = errno;
+    ::close(fd);
+    return Fail("stat", path, err);
+  }
+  if (S_ISDIR(sb.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument(path + " is a directory");
+  }
+  size_t n = static_cast<size_t>(sb.st_size);
+  void* p = nullptr;
+  if (n > 0) {
+    p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      err = errno;
+      ::close(fd);
+      return Fail("mmap", path, err);
+    }
+  }
+  ::close(fd);  // the mapping stays valid without the descriptor
+  return ReadMapping(p, n);
+}
+
+ReadMapping::ReadMapping(ReadMapping&& other) noexcept : p_(other.p_), n_(other.n_) {
+  other.p_ = nullptr;
+  other.n_ = 0;
+}
+
+ReadMapping& ReadMapping::operator=(ReadMapping&& other) noexcept {
+  if (this != &other) {
+    if (p_ != nullptr) ::munmap(p_, n_);
+    p_ = other.p_;
+    n_ = other.n_;
+    other.p_ = nullptr;
+    other.n_ = 0;
+  }
+  return *this;
+}
+
+ReadMapping::~ReadMapping() {
+  if (p_ != nullptr) ::munmap(p_, n_);
+}
+
+void ReadMapping::Evict(size_t offset, size_t length) {
+  static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  size_t lo = (offset + page - 1) / page * page;
+  size_t hi = std::min(offset + length, n_) / page * page;
+  if (p_ != nullptr && lo < hi) ::madvise(static_cast<uint8_t*>(p_) + lo, hi - lo, MADV_DONTNEED);
 }
 
 // ---- fault:: ------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-// The file layer the core writes through: create, write, fsync, close and unlink of
-// local files, with a process-wide fault injector so tests can make any of them fail.
+// The file layer the core goes through for local files: create, write, fsync, close and
+// unlink of files it writes, mkdir of their folders, and the read-only open+mmap of files
+// it reads, with a process-wide fault injector so tests can make any of them fail.
 //
 // Every failure is an IOError Status that carries the operating system's errno (Python:
 // lamina.StorageError with .errno set). Short writes are retried until every byte is
@@ -25,10 +26,18 @@
 
 namespace lamina::io {
 
-enum class Op : int { kCreate = 0, kWrite = 1, kFsync = 2, kClose = 3, kUnlink = 4 };
-inline constexpr int kNumOps = 5;
+enum class Op : int {
+  kCreate = 0,
+  kWrite = 1,
+  kFsync = 2,
+  kClose = 3,
+  kUnlink = 4,
+  kOpen = 5,   // MapReadOnly: open, fstat and mmap of a file to read
+  kMkdir = 6,  // CreateDirs
+};
+inline constexpr int kNumOps = 7;
 
-// "create", "write", "fsync", "close", "unlink".
+// "create", "write", "fsync", "close", "unlink", "open", "mkdir".
 const char* OpName(Op op);
 // False if `name` names no operation.
 bool OpFromName(const std::string& name, Op* op);
@@ -64,6 +73,34 @@ class WritableFile {
 
 // Removes `path`; OK if it does not exist.
 Status RemoveFile(const std::string& path);
+
+// Creates folder `path` and any missing parents; OK if it exists already.
+Status CreateDirs(const std::string& path);
+
+// A whole file mapped read-only. Movable, not copyable; the destructor unmaps it.
+class ReadMapping {
+ public:
+  // NotFound if `path` does not exist; InvalidArgument for a folder; IOError otherwise.
+  static Result<ReadMapping> Open(const std::string& path);
+
+  ReadMapping(ReadMapping&& other) noexcept;
+  ReadMapping& operator=(ReadMapping&& other) noexcept;
+  ReadMapping(const ReadMapping&) = delete;
+  ReadMapping& operator=(const ReadMapping&) = delete;
+  ~ReadMapping();
+
+  // nullptr for an empty file.
+  const uint8_t* data() const { return static_cast<const uint8_t*>(p_); }
+  size_t size() const { return n_; }
+  // madvise(MADV_DONTNEED) of the whole pages inside [offset, offset + length): the
+  // kernel drops them and rereads them from the file if touched again.
+  void Evict(size_t offset, size_t length);
+
+ private:
+  ReadMapping(void* p, size_t n) : p_(p), n_(n) {}
+  void* p_ = nullptr;
+  size_t n_ = 0;
+};
 
 namespace fault {
 

@@ -15,6 +15,8 @@ enum class StatusCode : int {
   kIOError = 3,          // the operating system refused an operation
   kNotFound = 4,         // a file does not exist
   kSchema = 5,           // data does not match a schema
+  kOutOfMemory = 6,      // an allocation failed (std::bad_alloc)
+  kUnsupportedVersion = 7,  // a file was written by a newer format version
 };
 
 class [[nodiscard]] Status {
@@ -36,11 +38,21 @@ class [[nodiscard]] Status {
     return Status(StatusCode::kNotFound, std::move(msg), os_errno);
   }
   static Status SchemaError(std::string msg) { return Status(StatusCode::kSchema, std::move(msg)); }
+  static Status OutOfMemory(std::string msg) {
+    return Status(StatusCode::kOutOfMemory, std::move(msg));
+  }
+  static Status UnsupportedVersion(std::string msg) {
+    return Status(StatusCode::kUnsupportedVersion, std::move(msg));
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
   int os_errno() const { return os_errno_; }
+  // The same status with `prefix` (say, a path and ": ") before its message.
+  Status WithPrefix(const std::string& prefix) const {
+    return Status(code_, prefix + message_, os_errno_);
+  }
 
  private:
   Status(StatusCode code, std::string msg, int os_errno = 0)
