@@ -345,10 +345,11 @@ def test_a_dead_writers_announcement_blocks_nothing(tmp_path):
 def test_without_flock_announcements_age_out(tmp_path, monkeypatch):
     """Where flock is unsupported, a marker is live until it is MARKER_TTL_S old."""
     from lamina import _inflight
+    from lamina import io as lio
 
     path = str(tmp_path / "t")
     setup_table(path)
-    monkeypatch.setattr(_inflight, "fcntl", None)
+    monkeypatch.setattr(lio, "fcntl", None)  # FileIO.lock_fd: "unsupported"
     orphan = os.path.join(path, "data", "bucket-0", "late-0.lam")
     with open(orphan, "wb") as f:
         f.write(b"x")

@@ -61,7 +61,7 @@ class TableContext:
             hit = self._schemas.get(schema_id)
         if hit is not None:
             return hit
-        ts = read_schema(self.root, self.io, schema_id, Containment(self.root))
+        ts = read_schema(self.root, self.io, schema_id, Containment(self.root, self.io))
         with self._lock:
             return self._schemas.setdefault(schema_id, ts)
 

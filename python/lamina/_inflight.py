@@ -50,9 +50,12 @@ cleaner; it blocks nothing. Where ``flock`` is unsupported, a marker counts as l
 it is older than ``MARKER_TTL_S`` (writers touch theirs on every announcement) and a
 cleaner's until ``CLEANER_TTL_S`` (cleaners touch theirs as they go).
 
-Markers are tiny, never fsynced (after a machine crash no writer is alive) and never go
-through ``FileIO``'s fault-injection primitives; an error creating one fails the operation
-with ``StorageError`` before anything was written.
+Markers are tiny and never fsynced (after a machine crash no writer is alive). Every
+operation on them goes through the table's ``FileIO``, through primitives of their own
+(``open_marker``, ``lock_fd``, ``write_marker``, ``read_marker``, ``rename_marker``,
+``unlink_marker``, ``close_marker``, plus ``listdir``, ``exists``, ``stat``), so a fault
+armed on the table's files does not land on a marker and vice versa; an error creating
+one fails the operation with ``StorageError`` before anything was written.
 """
 
 from __future__ import annotations
@@ -66,11 +69,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from lamina.errors import CorruptFileError
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX: markers age out instead
-    fcntl = None  # type: ignore[assignment]
+from lamina.io import FileIO
 
 __all__ = [
     "INFLIGHT_DIR",
@@ -78,7 +77,6 @@ __all__ = [
     "Protected",
     "cleaning",
     "in_use",
-    "lock_temp",
 ]
 
 INFLIGHT_DIR = "_inflight"
@@ -89,59 +87,48 @@ MARKER_TTL_S = 24 * 3600.0
 CLEANER_TTL_S = 300.0
 # A commit waits at most this long for a cleaner's deletion phase to end.
 CLEANER_WAIT_S = 600.0
-_UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.ENOTSUP)
-
-
-def _try_lock(fd: int, exclusive: bool) -> bool | None:
-    """Takes a non-blocking flock: True taken, False held by someone, None unsupported."""
-    if fcntl is None:
-        return None
-    op = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
-    try:
-        fcntl.flock(fd, op)
-    except BlockingIOError:
-        return False
-    except OSError as e:
-        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            return False
-        if e.errno in _UNSUPPORTED:
-            return None
-        raise
-    return True
 
 
 def _dir(root: str) -> str:
     return os.path.join(root, INFLIGHT_DIR)
 
 
-def _create_locked(root: str, prefix: str, header: bytes) -> tuple[str, int]:
+def _io(io: FileIO | None) -> FileIO:
+    return io if io is not None else FileIO()
+
+
+def _create_locked(root: str, io: FileIO, prefix: str, header: bytes) -> tuple[str, int]:
     """Creates ``<root>/_inflight/<prefix><token>`` locked (exclusively) and returns
     (path, fd). It appears under its name only once locked."""
     d = _dir(root)
-    os.makedirs(d, exist_ok=True)
-    if os.path.islink(d):  # lamina never writes through a planted link
+    # Not made durable: markers do not outlive a machine crash (module docstring).
+    io.makedirs(d, durable=False)
+    if io.is_link(d):  # lamina never writes through a planted link
         raise CorruptFileError(f"{INFLIGHT_DIR}/ in {root} is a symbolic link")
     for _ in range(8):
         token = uuid.uuid4().hex
         tmp = os.path.join(d, f"{TEMP}{token}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        fd = io.open_marker(tmp, create=True)
         try:
-            if _try_lock(fd, exclusive=True) is False:
+            if io.lock_fd(fd, exclusive=True) is False:
                 # A cleaner holds it, taking it for a leftover: it will remove it.
-                os.close(fd)
+                io.close_marker(fd)
                 continue
-            os.write(fd, header)  # unsupported locks: the marker ages out instead
+            io.write_marker(fd, header)  # unsupported locks: the marker ages out instead
             path = os.path.join(d, f"{prefix}{token}")
             try:
-                os.rename(tmp, path)
+                io.rename_marker(tmp, path)
             except FileNotFoundError:
                 # A cleaner removed it (before we locked it) as a leftover: try again.
-                os.close(fd)
+                io.close_marker(fd)
                 continue
         except BaseException:
-            os.close(fd)
             try:
-                os.unlink(tmp)
+                io.close_marker(fd)
+            except OSError:
+                pass
+            try:
+                io.unlink_marker(tmp)
             except OSError:
                 pass
             raise
@@ -159,9 +146,10 @@ class Announcement:
     Use as a context manager, or call ``release`` when the commit is linked or abandoned.
     """
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, io: FileIO | None = None) -> None:
         self.root = root
-        self.path, self._fd = _create_locked(root, WRITER, _header())
+        self.io = _io(io)
+        self.path, self._fd = _create_locked(root, self.io, WRITER, _header())
 
     @property
     def released(self) -> bool:
@@ -171,10 +159,7 @@ class Announcement:
         if self._fd < 0:
             raise ValueError("announcement already released")
         if lines:
-            data = "".join(f"{line}\n" for line in lines).encode()
-            view = memoryview(data)
-            while view:  # one write in practice (O_APPEND); a reader ignores a torn tail
-                view = view[os.write(self._fd, view) :]
+            self.io.write_marker(self._fd, "".join(f"{line}\n" for line in lines).encode())
 
     def add(self, paths: Iterable[str]) -> None:
         """Announces files by path relative to the table root (``/`` separators)."""
@@ -199,8 +184,8 @@ class Announcement:
         Call it after the last announcement and right before linking the snapshot; link
         only if it returns ``[]``.
         """
-        _wait_for_cleaners(self.root)
-        return [p for p in paths if not os.path.exists(os.path.join(self.root, p))]
+        _wait_for_cleaners(self.root, self.io)
+        return [p for p in paths if not self.io.exists(os.path.join(self.root, p))]
 
     def release(self) -> None:
         """Removes the marker (idempotent)."""
@@ -208,11 +193,11 @@ class Announcement:
             return
         fd, self._fd = self._fd, -1
         try:
-            os.unlink(self.path)
+            self.io.unlink_marker(self.path)
         except OSError:
             pass  # left behind: unlocked once closed, so the next cleaner removes it
         finally:
-            os.close(fd)
+            self.io.close_marker(fd)
 
     def __enter__(self) -> Announcement:
         return self
@@ -224,33 +209,30 @@ class Announcement:
         fd = getattr(self, "_fd", -1)
         if fd >= 0:  # never released: closing unlocks it, so it is stale from now on
             try:
-                os.close(fd)
+                self.io.close_marker(fd)
             except OSError:
                 pass
 
 
-def _wait_for_cleaners(root: str) -> None:
+def _wait_for_cleaners(root: str, io: FileIO) -> None:
+    names = [n for n in io.listdir(_dir(root)) if n.startswith(CLEANER)]
     d = _dir(root)
-    try:
-        names = [n for n in os.listdir(d) if n.startswith(CLEANER)]
-    except FileNotFoundError:
-        return
     deadline = time.monotonic() + CLEANER_WAIT_S
     for name in names:
         path = os.path.join(d, name)
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = io.open_marker(path, create=False)
         except FileNotFoundError:
             continue
         try:
             delay = 0.0005
             while True:
-                got = _try_lock(fd, exclusive=False)
+                got = io.lock_fd(fd, exclusive=False)
                 if got:
                     break  # released (or its cleaner died)
                 if got is None:
                     try:
-                        if time.time() - os.stat(path).st_mtime > CLEANER_TTL_S:
+                        if time.time() - io.stat(path).st_mtime > CLEANER_TTL_S:
                             break
                     except FileNotFoundError:
                         break
@@ -263,7 +245,7 @@ def _wait_for_cleaners(root: str) -> None:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.02)
         finally:
-            os.close(fd)
+            io.close_marker(fd)
 
 
 class Protected:
@@ -283,64 +265,54 @@ class Protected:
         return False
 
 
-def _read_live(path: str) -> tuple[bool, bytes]:
+def _read_live(path: str, io: FileIO) -> tuple[bool, bytes]:
     """(live, content) of a writer marker; a stale one is removed."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = io.open_marker(path, create=False)
     except FileNotFoundError:
         return False, b""
     try:
-        got = _try_lock(fd, exclusive=True)
+        got = io.lock_fd(fd, exclusive=True)
         if got is None:
             st = os.fstat(fd)
             got = time.time() - st.st_mtime > MARKER_TTL_S
         if got:  # nobody holds it: its writer finished or died
             try:
-                os.unlink(path)
+                io.unlink_marker(path)
             except FileNotFoundError:
                 pass
             return False, b""
-        chunks = []
-        while True:
-            b = os.read(fd, 1 << 16)
-            if not b:
-                break
-            chunks.append(b)
-        return True, b"".join(chunks)
+        return True, io.read_marker(fd)
     finally:
-        os.close(fd)
+        io.close_marker(fd)
 
 
-def _remove_if_unlocked(path: str) -> None:
+def _remove_if_unlocked(path: str, io: FileIO) -> None:
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = io.open_marker(path, create=False)
     except FileNotFoundError:
         return
     try:
-        got = _try_lock(fd, exclusive=True)
+        got = io.lock_fd(fd, exclusive=True)
         if got is None:
             got = time.time() - os.fstat(fd).st_mtime > MARKER_TTL_S
         if got:
             try:
-                os.unlink(path)
+                io.unlink_marker(path)
             except FileNotFoundError:
                 pass
     finally:
-        os.close(fd)
+        io.close_marker(fd)
 
 
-def _announced(root: str, own: str) -> Protected:
+def _announced(root: str, own: str, io: FileIO) -> Protected:
     """Step C3: the files live writers announced; stale markers are removed."""
     out = Protected()
     d = _dir(root)
-    try:
-        names = os.listdir(d)
-    except FileNotFoundError:
-        return out
-    for name in names:
+    for name in io.listdir(d):
         path = os.path.join(d, name)
         if name.startswith(WRITER):
-            live, content = _read_live(path)
+            live, content = _read_live(path, io)
             if not live:
                 continue
             lines = content.split(b"\n")
@@ -351,19 +323,20 @@ def _announced(root: str, own: str) -> Protected:
                 elif kind == "prefix" and value:
                     out.prefixes.add(value)
         elif path != own and (name.startswith(CLEANER) or name.startswith(TEMP)):
-            _remove_if_unlocked(path)  # a dead cleaner's, or a marker never renamed
+            _remove_if_unlocked(path, io)  # a dead cleaner's, or a marker never renamed
     return out
 
 
 class Cleaning:
     """A cleaner's deletion phase (``c-<token>``), from ``cleaning``."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, io: FileIO | None = None) -> None:
         self.root = root
-        self.path, self._fd = _create_locked(root, CLEANER, _header())
+        self.io = _io(io)
+        self.path, self._fd = _create_locked(root, self.io, CLEANER, _header())
         self._touched = time.monotonic()
         try:
-            self.protected = _announced(root, self.path)
+            self.protected = _announced(root, self.path, self.io)
         except BaseException:
             self.release()
             raise
@@ -383,39 +356,32 @@ class Cleaning:
             return
         fd, self._fd = self._fd, -1
         try:
-            os.unlink(self.path)
+            self.io.unlink_marker(self.path)
         except OSError:
             pass
         finally:
-            os.close(fd)
+            self.io.close_marker(fd)
 
 
 @contextmanager
-def cleaning(root: str) -> Iterator[Cleaning]:
+def cleaning(root: str, io: FileIO | None = None) -> Iterator[Cleaning]:
     """Steps C2, C3 and C6: holds the cleaner marker; ``.protected`` is what live writers
     announced, read after the marker was in place."""
-    c = Cleaning(root)
+    c = Cleaning(root, io)
     try:
         yield c
     finally:
         c.release()
 
 
-def lock_temp(fd: int) -> None:
-    """Marks a temporary file (``FileIO.write_new``) in use until its fd is closed."""
+def in_use(path: str, io: FileIO | None = None) -> bool:
+    """True if a live writer holds the temporary file ``path`` (``FileIO._lock_temp``)."""
+    io = _io(io)
     try:
-        _try_lock(fd, exclusive=True)
-    except OSError:
-        pass  # only protects against an early removal by a cleaner
-
-
-def in_use(path: str) -> bool:
-    """True if a live writer holds the temporary file ``path`` (see ``lock_temp``)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = io.open_marker(path, create=False)
     except FileNotFoundError:
         return False
     try:
-        return _try_lock(fd, exclusive=True) is False
+        return io.lock_fd(fd, exclusive=True) is False
     finally:
-        os.close(fd)
+        io.close_marker(fd)

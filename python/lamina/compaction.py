@@ -122,7 +122,7 @@ def compact(ctx: TableContext, full: bool = False) -> Snapshot | None:
     announcement: _inflight.Announcement | None = None
     try:
         files = ctx.live_files(snap)
-        announcement = _inflight.Announcement(ctx.root)
+        announcement = _inflight.Announcement(ctx.root, ctx.io)
         for (partition, bucket), bucket_files in sorted(
             files_by_bucket(files).items(), key=lambda kv: (repr(kv[0][0]), kv[0][1])
         ):

@@ -11,14 +11,24 @@ layer, ``cpp/lamina/util/file_io.h``, fsyncs them when ``sync``); the table fsyn
 folders that received them through ``fsync_dir`` before it commits.
 
 While ``write_new``/``write_replace`` run, their temporary file is locked (``flock``,
-outside the primitives) so that a concurrent ``remove_orphan_files`` does not take it for
-a leftover (``lamina._inflight``).
+through ``open_marker``/``lock_fd``, best effort) so that a concurrent
+``remove_orphan_files`` does not take it for a leftover (``lamina._inflight``).
 
 To inject faults, subclass and override the primitives that the operations above are
 built from: ``open_fd``, ``write_fd``, ``fsync_fd``, ``close_fd``, ``link``,
-``replace``, ``unlink``. Any ``OSError`` they raise makes the table operation fail with
-``lamina.StorageError`` (same errno) and leaves the table at its last committed
-snapshot.
+``replace``, ``unlink``; the reads and listings ``exists``, ``lexists``, ``stat``,
+``lstat``, ``realpath``, ``is_link``, ``listdir``, ``walk``, ``read_bytes`` (the
+containment checks and the manifest cache go through them too); and the in-flight
+markers' own primitives (``lamina._inflight``): ``open_marker``, ``lock_fd``,
+``write_marker``, ``read_marker``, ``rename_marker``, ``unlink_marker``,
+``close_marker``. The markers have primitives of their own so that a fault armed on
+``open_fd`` or ``unlink`` hits the table's files, as before markers existed. Any
+``OSError`` these raise makes the table operation fail with ``lamina.StorageError``
+(same errno) and leaves the table at its last committed snapshot.
+
+Not through ``FileIO``: data files and manifests, which the C++ core reads and writes
+through its own layer; and ``fstat``/``utime`` of a marker the layer opened (they read
+or touch only its timestamps).
 """
 
 from __future__ import annotations
@@ -29,10 +39,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lamina import _inflight
 from lamina.errors import LaminaError, StorageError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: markers age out instead
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = ["FileIO", "LocalFileIO", "NotDurableError", "as_storage_error", "storage_errors"]
+
+
+# flock errors that mean "not supported here" rather than "held by someone".
+_LOCK_UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.ENOTSUP)
 
 
 class NotDurableError(StorageError):
@@ -88,6 +106,24 @@ class FileIO:
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
 
+    def lexists(self, path: str) -> bool:
+        """True if ``path`` exists, a dangling symbolic link included."""
+        return os.path.lexists(path)
+
+    def stat(self, path: str) -> os.stat_result:
+        return os.stat(path)
+
+    def lstat(self, path: str) -> os.stat_result:
+        """``stat`` of ``path`` itself, not of where a symbolic link leads."""
+        return os.lstat(path)
+
+    def realpath(self, path: str) -> str:
+        """``path`` with every symbolic link resolved (as ``os.path.realpath``)."""
+        return os.path.realpath(path)
+
+    def is_link(self, path: str) -> bool:
+        return os.path.islink(path)
+
     def listdir(self, path: str) -> list[str]:
         try:
             return os.listdir(path)
@@ -105,15 +141,70 @@ class FileIO:
             return f.read()
 
     def mtime(self, path: str) -> float:
-        return os.stat(path).st_mtime
+        return self.stat(path).st_mtime
 
     def size(self, path: str) -> int:
-        return os.stat(path).st_size
+        return self.stat(path).st_size
+
+    # ---- in-flight markers (lamina._inflight) ----------------------------------------
+
+    def open_marker(self, path: str, create: bool) -> int:
+        """A descriptor of the marker ``path``: ``create`` makes a new one (exclusive,
+        appending), otherwise it is opened for reading."""
+        if create:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        return os.open(path, os.O_RDONLY)
+
+    def lock_fd(self, fd: int, exclusive: bool) -> bool | None:
+        """Takes a non-blocking ``flock``: True taken, False held by someone, None where
+        the file system does not support it. The kernel drops it when ``fd`` is closed
+        or its process dies."""
+        if fcntl is None:
+            return None
+        op = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+        try:
+            fcntl.flock(fd, op)
+        except BlockingIOError:
+            return False
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return False
+            if e.errno in _LOCK_UNSUPPORTED:
+                return None
+            raise
+        return True
+
+    def write_marker(self, fd: int, data: bytes) -> None:
+        """Appends all of ``data`` to a marker (never fsynced: see ``lamina._inflight``)."""
+        view = memoryview(data)
+        while view:  # one write in practice (O_APPEND); a reader ignores a torn tail
+            view = view[os.write(fd, view) :]
+
+    def read_marker(self, fd: int) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            b = os.read(fd, 1 << 16)
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
+
+    def rename_marker(self, src: str, dst: str) -> None:
+        os.rename(src, dst)
+
+    def unlink_marker(self, path: str) -> None:
+        os.unlink(path)
+
+    def close_marker(self, fd: int) -> None:
+        os.close(fd)
 
     # ---- changes -----------------------------------------------------------------------
 
-    def makedirs(self, path: str) -> None:
-        """Creates ``path`` and missing parents; with ``sync``, their entries are durable."""
+    def makedirs(self, path: str, durable: bool = True) -> None:
+        """Creates ``path`` and missing parents; with ``sync`` and ``durable``, their
+        entries are durable."""
+        if not durable:
+            os.makedirs(path, exist_ok=True)
+            return
         missing = []
         d = os.path.abspath(path)
         while not os.path.isdir(d):
@@ -153,20 +244,23 @@ class FileIO:
 
     def _lock_temp(self, tmp: str) -> None:
         """Holds a lock on the temporary file ``tmp`` until ``_unlock_temp``: a concurrent
-        ``remove_orphan_files`` skips locked temporary files. Best effort, and outside the
-        primitives (it changes nothing on disk)."""
+        ``remove_orphan_files`` skips locked temporary files. Best effort (it changes
+        nothing on disk): a failure here never fails the write."""
         try:
-            fd = os.open(tmp, os.O_RDONLY)
+            fd = self.open_marker(tmp, create=False)
         except OSError:
             return
-        _inflight.lock_temp(fd)
+        try:
+            self.lock_fd(fd, exclusive=True)
+        except OSError:
+            pass  # only protects against an early removal by a cleaner
         self._temp_locks[tmp] = fd
 
     def _unlock_temp(self, tmp: str) -> None:
         fd = self._temp_locks.pop(tmp, -1)
         if fd >= 0:
             try:
-                os.close(fd)
+                self.close_marker(fd)
             except OSError:
                 pass
 

@@ -113,7 +113,7 @@ def remove_orphan_files(ctx: TableContext, older_than: datetime.timedelta) -> li
     subs = ("data", "manifest", "snapshot", "tag", "schema")
     for sub in (*subs, _inflight.INFLIGHT_DIR):  # a linked folder would lead out
         top = os.path.join(ctx.root, sub)
-        if os.path.lexists(top) and not store.containment.check_dir(top):
+        if ctx.io.lexists(top) and not store.containment.check_dir(top):
             raise CorruptFileError(f"{sub}/ leads out of the table folder; nothing was removed")
     listed = store.ids()
     data, manifests = _referenced(ctx, listed)
@@ -138,7 +138,7 @@ def remove_orphan_files(ctx: TableContext, older_than: datetime.timedelta) -> li
             candidates.append((rel, path))
     removed = []
     # The cleaner phase (lamina._inflight): commits wait it out before their last check.
-    with _inflight.cleaning(ctx.root) as phase:
+    with _inflight.cleaning(ctx.root, ctx.io) as phase:
         # Snapshots linked since the first listing (their writers may have released
         # their announcements before the phase began).
         seen = set(listed)
@@ -152,7 +152,7 @@ def remove_orphan_files(ctx: TableContext, older_than: datetime.timedelta) -> li
                 continue
             if phase.protected.covers(slashed):
                 continue  # announced by a commit in flight
-            if name.startswith(".tmp-") and _inflight.in_use(path):
+            if name.startswith(".tmp-") and _inflight.in_use(path, ctx.io):
                 continue  # an atomic write in progress
             ctx.io.remove(path)
             removed.append(rel)

@@ -43,6 +43,7 @@ from lamina._models import (
     Partition,
 )
 from lamina.errors import CorruptFileError, UnsupportedVersionError
+from lamina.io import FileIO
 from lamina.schema import MAX_BUCKETS
 
 MANIFEST_FORMAT_VERSION = 1
@@ -104,8 +105,13 @@ def write_manifest(path: str, entries: Sequence[tuple[int, DataFile]], *, sync: 
     )
 
 
-def read_manifest(path: str, what: str) -> tuple[list[int], list[DataFile]]:
+def read_manifest(
+    path: str, what: str, io: FileIO | None = None
+) -> tuple[list[int], list[DataFile]]:
     """The (kinds, files) of the manifest ``path``, checked entry by entry.
+
+    ``io`` (default: a new ``lamina.io.FileIO``) stats the file for the cache; the core
+    reads it.
 
     The lists are shared with every other caller that reads the same file: never
     mutate them.
@@ -115,7 +121,7 @@ def read_manifest(path: str, what: str) -> tuple[list[int], list[DataFile]]:
         CorruptFileError: It is malformed.
         UnsupportedVersionError: Written by a newer manifest format version.
     """
-    identity = _file_identity(path)
+    identity = _file_identity(path, io if io is not None else FileIO())
     hit = _SHARED.get(identity)
     if hit is not None:
         return hit
@@ -161,8 +167,8 @@ def _decode(path: str, what: str) -> tuple[list[int], list[DataFile]]:
     return list(d["kind"]), files
 
 
-def _file_identity(path: str) -> _Identity:
-    st = os.stat(path)
+def _file_identity(path: str, io: FileIO) -> _Identity:
+    st = io.stat(path)
     return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 

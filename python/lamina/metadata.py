@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from lamina.errors import CorruptFileError, UnsupportedVersionError
+from lamina.io import FileIO
 
 # A snapshot lists at most a few dozen manifests and a schema a few thousand columns;
 # 64 MiB leaves room for 100k columns while refusing a planted multi-gigabyte file.
@@ -196,9 +197,13 @@ class Containment:
     file that passed, so planning over many files costs one ``lstat`` per new file. A
     link planted after a file passed is not noticed by this object; the checks guard
     against hostile tables, not against a concurrent attacker on the same machine.
+
+    Every ``stat``, ``lstat``, ``realpath`` and link test goes through ``io`` (default:
+    a new ``lamina.io.FileIO``), the table's file layer.
     """
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, io: FileIO | None = None) -> None:
+        self._io = io if io is not None else FileIO()
         self._root = root
         self._real_root: str | None = None
         self._dirs: dict[str, bool] = {}
@@ -206,7 +211,7 @@ class Containment:
 
     def _inside(self, real: str) -> bool:
         if self._real_root is None:
-            self._real_root = os.path.realpath(self._root)
+            self._real_root = self._io.realpath(self._root)
         root = self._real_root
         return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
@@ -219,19 +224,19 @@ class Containment:
         d = os.path.dirname(path)
         ok = self._dirs.get(d)
         if ok is None:
-            ok = self._dirs[d] = self._inside(os.path.realpath(d))
+            ok = self._dirs[d] = self._inside(self._io.realpath(d))
         if not ok:
             raise CorruptFileError(
                 f"{what} {path!r} lies outside the table folder (a symbolic link leads out)"
             )
         try:
-            st = os.lstat(path)
+            st = self._io.lstat(path)
             if stat.S_ISLNK(st.st_mode):
-                if not self._inside(os.path.realpath(path)):
+                if not self._inside(self._io.realpath(path)):
                     raise CorruptFileError(
                         f"{what} {path!r} is a symbolic link that leads out of the table folder"
                     )
-                st = os.stat(path)
+                st = self._io.stat(path)
         except FileNotFoundError:
             return
         except OSError as e:
@@ -251,7 +256,7 @@ class Containment:
 
     def check_dir(self, path: str) -> bool:
         """False if the folder ``path`` resolves outside the root (or is a link)."""
-        return not os.path.islink(path) and self._inside(os.path.realpath(path))
+        return not self._io.is_link(path) and self._inside(self._io.realpath(path))
 
 
 def _short(e: BaseException) -> str:

@@ -95,7 +95,7 @@ class SnapshotStore:
         self.snapshot_dir = os.path.join(root, "snapshot")
         self.manifest_dir = os.path.join(root, "manifest")
         self.tag_dir = os.path.join(root, "tag")
-        self.containment = md.Containment(root)
+        self.containment = md.Containment(root, io)
         self._lock = threading.Lock()
         self._snapshots: dict[int, Snapshot] = {}
         self._manifests: dict[str, tuple[list[int], list[DataFile]]] = {}
@@ -217,7 +217,7 @@ class SnapshotStore:
         what = f"manifest {md.check_name(name, 'snapshot')}"
         path = os.path.join(self.manifest_dir, name)
         self.containment.check(path, what)
-        out = read_manifest(path, what)
+        out = read_manifest(path, what, self.io)
         with self._lock:
             self._manifests[name] = out
         return out
@@ -275,7 +275,9 @@ class SnapshotStore:
         """
         if len(adds) >= MAX_FILES_PER_COMMIT:
             raise CommitConflictError("too many files in one commit")
-        announcement = inflight if inflight is not None else _inflight.Announcement(self.root)
+        announcement = (
+            inflight if inflight is not None else _inflight.Announcement(self.root, self.io)
+        )
         try:
             announcement.add(f.path for f in adds)
             for attempt in range(max_retries):
