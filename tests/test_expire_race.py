@@ -493,3 +493,36 @@ def test_orphan_removal_while_another_expiration_runs(tmp_path):
     mine.remove_orphan_files(datetime.timedelta(0))
     t = lamina.open_table(path)
     assert table_digest(t.read()) == digest(state_after(4).items())
+
+
+# ---- a snapshot id freed by expiration is never used again ------------------------------
+
+
+def test_commit_never_lands_in_an_id_expiration_freed(tmp_path):
+    """While a write stages on parent N, others commit N+1 and N+2 and expire N+1: the
+    write must not link ``snapshot-(N+1)`` below the newest (where no read would see it)
+    but retry on top of N+2."""
+    path = str(tmp_path / "t")
+    create(path)  # snapshots 1..3
+    mine = lamina.open_table(path)
+    store = mine._store
+    orig = store._stage
+    fired = []
+
+    def hooked(parent: Any, *args: Any, **kwargs: Any) -> Any:
+        out = orig(parent, *args, **kwargs)
+        if not fired:
+            fired.append(parent.id)
+            other = lamina.open_table(path)
+            other.write(rows(3))  # N+1
+            other.write(rows(4))  # N+2
+            assert other.expire_snapshots(retain_last=1) == [1, 2, 3, 4]
+        return out
+
+    store._stage = hooked  # type: ignore[method-assign]
+    snap = mine.write(rows(5))
+    assert fired == [3]
+    assert snap.id == 6
+    t = lamina.open_table(path)
+    assert [s.id for s in t.snapshots()] == [5, 6]
+    assert table_digest(t.read()) == digest(state_after(6).items())

@@ -19,7 +19,8 @@ built from: ``open_fd``, ``write_fd``, ``fsync_fd``, ``close_fd``, ``link``,
 ``replace``, ``unlink``; the reads and listings ``exists``, ``lexists``, ``stat``,
 ``lstat``, ``realpath``, ``is_link``, ``listdir``, ``walk``, ``read_bytes`` (the
 containment checks and the manifest cache go through them too); and the in-flight
-markers' own primitives (``lamina._inflight``): ``open_marker``, ``lock_fd``,
+markers' own primitives (``lamina._inflight``, and ``open_lock`` for the snapshot-id
+lock): ``open_marker``, ``lock_fd``,
 ``write_marker``, ``read_marker``, ``rename_marker``, ``unlink_marker``,
 ``close_marker``. The markers have primitives of their own so that a fault armed on
 ``open_fd`` or ``unlink`` hits the table's files, as before markers existed. Any
@@ -187,6 +188,11 @@ class FileIO:
             if not b:
                 return b"".join(chunks)
             chunks.append(b)
+
+    def open_lock(self, path: str) -> int:
+        """A descriptor of the lock file ``path`` (created if absent, never written): the
+        snapshot-id lock of ``SnapshotStore.id_lock``."""
+        return os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
 
     def rename_marker(self, src: str, dst: str) -> None:
         os.rename(src, dst)

@@ -86,9 +86,10 @@ def expire_snapshots(
     retained = [i for i in ids if i not in set(expire)]
     keep_data, keep_manifests = _referenced(ctx, retained)
     old_data, old_manifests = _referenced(ctx, expire)
-    for sid in expire:  # oldest first: the table never has a gap before its newest
-        ctx.io.remove(store.snapshot_path(sid))
-        store.forget(sid)
+    with store.id_lock():  # no commit lands in an id freed here (SnapshotStore.id_lock)
+        for sid in expire:  # oldest first
+            ctx.io.remove(store.snapshot_path(sid))
+            store.forget(sid)
     # The removals must be durable before the files those snapshots reference go: after
     # a crash, a snapshot file that reappeared would name deleted files.
     ctx.io.fsync_dir(store.snapshot_dir)

@@ -15,7 +15,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Literal, NamedTuple
 
@@ -44,7 +45,7 @@ from lamina.errors import (
     SnapshotExpiredError,
     StorageError,
 )
-from lamina.io import FileIO
+from lamina.io import FileIO, storage_errors
 from lamina.manifest import (
     MANIFEST_FORMAT_VERSION,
     MANIFEST_SCHEMA,
@@ -76,6 +77,8 @@ __all__ = [
 ]
 
 MAX_TAG_BYTES = 1 << 16
+ID_LOCK = ".lock"  # snapshot/.lock: see SnapshotStore.id_lock
+ID_LOCK_TIMEOUT_S = 60.0
 LATEST_RETRIES = 10  # attempts to load the newest snapshot while others expire them
 _SNAPSHOT_NAME = re.compile(r"snapshot-([1-9][0-9]{0,18})\.json")
 
@@ -172,6 +175,48 @@ class SnapshotStore:
         while sid < MAX_SNAPSHOT_ID and self.io.exists(self.snapshot_path(sid + 1)):
             sid += 1
         return sid
+
+    @contextmanager
+    def id_lock(self) -> Iterator[None]:
+        """Holds the table's snapshot-id lock (an exclusive ``flock`` on
+        ``snapshot/.lock``): commits link a snapshot under it, and expiration removes
+        snapshot files under it.
+
+        Without it a snapshot id could be used twice. A committer computes its parent as
+        the newest snapshot N and links ``N+1`` with an exclusive create; but if, while it
+        staged, others committed ``N+1`` and ``N+2`` and an expiration removed ``N+1``,
+        the create succeeds and the commit lands *below* the newest snapshot, where no
+        read sees it: a committed write silently lost. Under the lock the committer
+        checks that its parent is still the newest id listed, and no snapshot file can
+        disappear between that check and the link. (The newest snapshot is never
+        expired, so an id above every listed one was never used.)
+
+        Where ``flock`` is unsupported the lock is not taken (as for the in-flight
+        markers); ``StorageError`` if another process holds it for more than a minute.
+        """
+        self.io.makedirs(self.snapshot_dir, durable=False)
+        with storage_errors("taking the snapshot-id lock"):
+            fd = self.io.open_lock(os.path.join(self.snapshot_dir, ID_LOCK))
+        try:
+            deadline = time.monotonic() + ID_LOCK_TIMEOUT_S
+            pause = 0.0002
+            with storage_errors("taking the snapshot-id lock"):
+                while self.io.lock_fd(fd, exclusive=True) is False:
+                    if time.monotonic() > deadline:
+                        raise StorageError(
+                            errno.ETIMEDOUT,
+                            "the snapshot-id lock was held for over "
+                            f"{ID_LOCK_TIMEOUT_S:.0f} s by another process",
+                            os.path.join(self.snapshot_dir, ID_LOCK),
+                        )
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.005)
+            yield
+        finally:
+            try:
+                self.io.close_marker(fd)  # releases the flock
+            except OSError:
+                pass
 
     def latest(self) -> Snapshot | None:
         """The newest snapshot (None for a table without one).
@@ -380,16 +425,24 @@ class SnapshotStore:
         # Wait out any cleaner mid-deletion, then make sure nothing this snapshot adds
         # was deleted (lamina._inflight, step W3).
         missing = announcement.missing([f.path for f in adds] + [f"manifest/{m}" for m in written])
-        if not missing and self.io.write_new(self.snapshot_path(snap.id), snap.to_json()):
-            with self._lock:
-                self._snapshots[snap.id] = snap
-            try:
-                self.io.write_replace(
-                    os.path.join(self.snapshot_dir, "LATEST"), str(snap.id).encode()
+        if not missing:
+            with self.id_lock():
+                ids = self.ids()
+                newest = ids[-1] if ids else None
+                linked = newest == snap.parent_id and self.io.write_new(
+                    self.snapshot_path(snap.id), snap.to_json()
                 )
-            except OSError:
-                pass  # only a hint
-            return "linked"
+                if linked:
+                    try:  # under the lock, so that LATEST never goes back
+                        self.io.write_replace(
+                            os.path.join(self.snapshot_dir, "LATEST"), str(snap.id).encode()
+                        )
+                    except OSError:
+                        pass  # only a hint
+            if linked:
+                with self._lock:
+                    self._snapshots[snap.id] = snap
+                return "linked"
         for m in written:
             self.io.remove(os.path.join(self.manifest_dir, m))
         lost = [p for p in missing if not p.startswith("manifest/")]
