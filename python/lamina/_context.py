@@ -14,7 +14,6 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from lamina import options as opts
 from lamina._models import DataFile, Snapshot
 from lamina.io import FileIO
 from lamina.metadata import Containment
@@ -23,13 +22,9 @@ from lamina.snapshot import SnapshotStore
 
 
 def core_options(ts: TableSchema) -> dict[str, Any]:
-    """The options every core call on the table's files takes (key, engine, schema)."""
-    return {
-        "key_columns": list(ts.primary_key),
-        "engine": ts.merge_engine,
-        "aggregates": opts.aggregates(ts.options),
-        "table_schema": ts.schema.__arrow_c_schema__(),
-    }
+    """The options every core call on the table's files takes: the schema version's
+    ``TableSpec`` (a fresh dict: callers add the call's own keys)."""
+    return {"table": ts.core_spec}
 
 
 class TableContext:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from lamina import _core
 from lamina import metadata as md
 from lamina import options as opts
 from lamina.errors import CorruptFileError, InvalidArgumentError
@@ -189,6 +191,18 @@ class TableSchema:
     merge_engine: str
     options: dict[str, str] = field(default_factory=dict)
     next_field_id: int = 0
+
+    @functools.cached_property
+    def core_spec(self) -> _core.TableSpec:
+        """The core's typed handle of this schema version (key, engine, aggregates,
+        columns and their field ids), parsed and validated once."""
+        return _core.TableSpec(
+            self.schema.__arrow_c_schema__(),
+            list(self.primary_key),
+            self.merge_engine,
+            opts.aggregates(self.options),
+            [self.field_ids[f.name] for f in self.schema],
+        )
 
     def to_json(self) -> bytes:
         doc = {

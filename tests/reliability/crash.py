@@ -266,7 +266,7 @@ class CrashCampaign:
 
     def _check_no_orphans(self, t: Any, ids: list[int]) -> None:
         store = t._store
-        allowed = {os.path.join("snapshot", "LATEST")}
+        allowed = {os.path.join("snapshot", "LATEST"), os.path.join("snapshot", ".lock")}
         for sid in ids:
             snap = store.load(sid)
             allowed.add(os.path.join("snapshot", f"snapshot-{sid}.json"))

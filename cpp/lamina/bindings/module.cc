@@ -6,6 +6,7 @@ PYBIND11_MODULE(_core, m) {
   auto enc = m.def_submodule("_encoding", "Encoding kernels, exposed for tests and benchmarks");
   lamina::py::RegisterEncoding(enc);
   lamina::py::RegisterFormat(m);
+  lamina::py::RegisterTableSpec(m);
   lamina::py::RegisterTable(m);
   lamina::py::RegisterCompact(m);
   lamina::py::RegisterIO(m);

@@ -12,5 +12,6 @@ void RegisterTable(pybind11::module_& m);
 void RegisterCompact(pybind11::module_& m);
 void RegisterIO(pybind11::module_& m);
 void RegisterConfig(pybind11::module_& m);
+void RegisterTableSpec(pybind11::module_& m);
 
 }  // namespace lamina::py

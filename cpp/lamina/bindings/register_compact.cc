@@ -8,6 +8,7 @@
 #include "lamina/bindings/arrow_capsules.h"
 #include "lamina/bindings/register.h"
 #include "lamina/bindings/status_error.h"
+#include "lamina/bindings/table_spec.h"
 #include "lamina/table/compact.h"
 
 namespace pyb = pybind11;
@@ -15,35 +16,18 @@ namespace pyb = pybind11;
 namespace lamina::py {
 namespace {
 
-// The options table_merge_read takes, plus compaction's own. Write options are accepted
-// (and ignored) so callers can pass one table options dict.
-const std::set<std::string> kCompactKeys = {
-    "key_columns", "engine", "aggregates", "table_schema",                     // table
-    "partition_columns", "buckets", "kind",                                      // write (ignored)
+// Compaction's own options, beside the table's (TableOptionsArg). Write options are
+// accepted (and ignored) so callers can pass one table options dict.
+const std::initializer_list<const char*> kCompactKeys = {
+    "partition_columns", "buckets", "kind",  // write (ignored)
     "directory", "output_dir", "file_prefix", "target_file_size", "sync",
     "drop_deletes", "level", "window_bytes", "window_rows"};
 
 table::CompactRequest ParseCompactOptions(const pyb::dict& d) {
-  for (auto item : d) {
-    std::string k = pyb::cast<std::string>(item.first);
-    if (kCompactKeys.count(k) == 0) {
-      throw StatusError(Status::InvalidArgument("unknown compaction option '" + k + "'"));
-    }
-  }
-  for (const char* req : {"table_schema", "key_columns", "directory", "file_prefix"}) {
-    if (!d.contains(req)) throw StatusError(Status::InvalidArgument(std::string(req) + " is required"));
-  }
   table::CompactRequest r;
-  r.table.table_schema = ImportSchemaArg(d["table_schema"]);
-  r.table.key_columns = pyb::cast<std::vector<std::string>>(d["key_columns"]);
-  if (d.contains("engine")) {
-    r.table.engine = ValueOrThrow(merge::ParseEngine(pyb::cast<std::string>(d["engine"])));
-  }
-  if (d.contains("aggregates") && !d["aggregates"].is_none()) {
-    for (auto kv : pyb::cast<pyb::dict>(d["aggregates"])) {
-      r.table.aggregates[pyb::cast<std::string>(kv.first)] =
-          ValueOrThrow(merge::ParseAggFn(pyb::cast<std::string>(kv.second)));
-    }
+  r.table = TableOptionsArg(d, kCompactKeys);
+  for (const char* req : {"directory", "file_prefix"}) {
+    if (!d.contains(req)) throw StatusError(Status::InvalidArgument(std::string(req) + " is required"));
   }
   r.directory = pyb::cast<std::string>(pyb::str(d["directory"]));
   r.file_prefix = pyb::cast<std::string>(d["file_prefix"]);

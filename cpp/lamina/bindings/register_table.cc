@@ -11,6 +11,7 @@
 #include "lamina/bindings/arrow_capsules.h"
 #include "lamina/bindings/register.h"
 #include "lamina/bindings/status_error.h"
+#include "lamina/bindings/table_spec.h"
 #include "lamina/merge/engine.h"
 #include "lamina/merge/hash.h"
 #include "lamina/merge/key.h"
@@ -31,36 +32,6 @@ pyb::capsule StreamArg(pyb::object obj) {
     throw StatusError(Status::InvalidArgument("expected an arrow_array_stream capsule"));
   }
   return pyb::reinterpret_borrow<pyb::capsule>(obj);
-}
-
-const std::set<std::string> kTableKeys = {"key_columns", "engine", "aggregates", "table_schema"};
-const std::set<std::string> kWriteKeys = {"partition_columns", "buckets", "kind", "directory",
-                                          "file_prefix", "target_file_size", "sync"};
-
-// Reads the table options; `write_keys_allowed`: keys of kWriteKeys are accepted (and
-// ignored here) rather than refused.
-table::TableOptions ParseTableOptions(const pyb::dict& d, bool write_keys_allowed) {
-  for (auto item : d) {
-    std::string k = pyb::cast<std::string>(item.first);
-    if (kTableKeys.count(k) == 0 && !(write_keys_allowed && kWriteKeys.count(k) != 0)) {
-      throw StatusError(Status::InvalidArgument("unknown table option '" + k + "'"));
-    }
-  }
-  table::TableOptions o;
-  if (!d.contains("table_schema")) throw StatusError(Status::InvalidArgument("table_schema is required"));
-  if (!d.contains("key_columns")) throw StatusError(Status::InvalidArgument("key_columns is required"));
-  o.table_schema = ImportSchemaArg(d["table_schema"]);
-  o.key_columns = pyb::cast<std::vector<std::string>>(d["key_columns"]);
-  if (d.contains("engine")) {
-    o.engine = ValueOrThrow(merge::ParseEngine(pyb::cast<std::string>(d["engine"])));
-  }
-  if (d.contains("aggregates") && !d["aggregates"].is_none()) {
-    for (auto kv : pyb::cast<pyb::dict>(d["aggregates"])) {
-      o.aggregates[pyb::cast<std::string>(kv.first)] =
-          ValueOrThrow(merge::ParseAggFn(pyb::cast<std::string>(kv.second)));
-    }
-  }
-  return o;
 }
 
 // The aggregate options {column: function} of a table of `schema`, checked by the core's
@@ -88,9 +59,14 @@ pyb::object PartitionValueToPy(const table::PartitionValue& v) {
   return pyb::none();
 }
 
+// The keys of a write's options beside the table's (read calls accept and ignore them, so
+// callers can pass one dict).
+const std::initializer_list<const char*> kWriteKeys = {
+    "partition_columns", "buckets", "kind", "directory", "file_prefix", "target_file_size", "sync"};
+
 pyb::list TableWrite(pyb::object stream, const pyb::dict& options) {
   table::WriteRequest req;
-  req.table = ParseTableOptions(options, /*write_keys_allowed=*/true);
+  req.table = TableOptionsArg(options, kWriteKeys);
   if (options.contains("partition_columns") && !options["partition_columns"].is_none()) {
     req.partition_columns = pyb::cast<std::vector<std::string>>(options["partition_columns"]);
   }
@@ -139,8 +115,8 @@ pyb::list TableWrite(pyb::object stream, const pyb::dict& options) {
 }
 
 pyb::tuple TableMergeRead(const std::vector<std::pair<std::string, uint64_t>>& files,
-                          const std::vector<std::string>& columns, const pyb::dict& options) {
-  table::TableOptions o = ParseTableOptions(options, /*write_keys_allowed=*/true);
+                          const std::vector<std::string>& columns, pyb::object options) {
+  table::TableOptions o = TableOptionsArg(options, kWriteKeys);
   std::vector<table::ReadFile> rf;
   for (const auto& [path, priority] : files) rf.push_back({path, priority});
   table::MergeResult r;
@@ -175,8 +151,8 @@ using Group = std::pair<int64_t, std::vector<std::pair<std::string, uint64_t>>>;
 // One batch: the current rows of the keys (a stream of the key columns) among the groups
 // (bucket number, files (path, priority)), in the order of the request.
 pyb::tuple TableLookup(const std::vector<Group>& groups, pyb::object keys, int64_t buckets,
-                       const std::vector<std::string>& columns, const pyb::dict& options) {
-  table::TableOptions o = ParseTableOptions(options, /*write_keys_allowed=*/true);
+                       const std::vector<std::string>& columns, pyb::object options) {
+  table::TableOptions o = TableOptionsArg(options, kWriteKeys);
   merge::NormalizedKeys norm = NormalizeStream(keys, o.key_columns);
   std::vector<table::LookupGroup> lg;
   for (const auto& [bucket, files] : groups) {
@@ -197,9 +173,9 @@ using SplitArg = std::pair<bool, std::vector<std::pair<std::string, uint64_t>>>;
 
 pyb::tuple TableTake(const std::vector<SplitArg>& splits,
                      pyb::array_t<int64_t, pyb::array::c_style | pyb::array::forcecast> positions,
-                     const std::vector<std::string>& columns, const pyb::dict& options) {
+                     const std::vector<std::string>& columns, pyb::object options) {
   if (positions.ndim() != 1) throw StatusError(Status::InvalidArgument("indices must be 1-D"));
-  table::TableOptions o = ParseTableOptions(options, /*write_keys_allowed=*/true);
+  table::TableOptions o = TableOptionsArg(options, kWriteKeys);
   std::vector<table::TakeSplit> ts;
   for (const auto& [concatenated, files] : splits) {
     table::TakeSplit s;

@@ -404,10 +404,7 @@ Status Compactor::Run(CompactResult* result) {
   nk_ = o_.key_columns.size();
   ncols_ = ts_.fields.size();
   for (size_t t = 0; t < ncols_; ++t) fns_.push_back(ColumnFn(o_, static_cast<int>(t)));
-  file_schema_ = ts_;
-  file_schema_.fields.push_back(SystemField(kKindColumn, TypeId::kInt8));
-  file_schema_.fields.push_back(SystemField(kSeqColumn, TypeId::kUInt64));
-  file_schema_.metadata.clear();
+  file_schema_ = DataFileSchema(o_, /*with_seq=*/true);
 
   in_.resize(files_.size());
   LAMINA_RETURN_IF_ERROR(ParallelFor(files_.size(), [&](size_t i) {

@@ -89,7 +89,7 @@ Result<bool> ReadConcatenated(std::vector<Run>& runs, const std::vector<uint32_t
     format::FileReader::Part part{runs[r].reader.get(), {}};
     for (size_t i = 0; i < columns.size(); ++i) {
       if (reuse_keys && key_pos[i] >= 0) continue;
-      int c = fs.FieldIndex(columns[i]);
+      int c = FileColumn(fs, ts.fields[table_col[i]]);
       if (c < 0 || !fs.fields[c].type.Equals(ts.fields[table_col[i]].type)) return false;
       part.columns.push_back(static_cast<size_t>(c));
       if (parts.empty()) slot.push_back(i);
@@ -113,7 +113,7 @@ Result<bool> ReadConcatenated(std::vector<Run>& runs, const std::vector<uint32_t
         result->columns[i] = std::move(run.key_arrays[key_pos[i]]);
       } else {
         std::vector<OwnedArray> again;
-        size_t c = static_cast<size_t>(run.reader->schema().FieldIndex(columns[i]));
+        size_t c = static_cast<size_t>(FileColumn(run.reader->schema(), ts.fields[table_col[i]]));
         LAMINA_RETURN_IF_ERROR(run.reader->Read({c}, &again));
         result->columns[i] = std::move(again[0]);
       }

@@ -1,6 +1,10 @@
 #include "lamina/table/options.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
 
 #include "lamina/merge/key.h"
 
@@ -14,7 +18,41 @@ Field SystemField(const char* name, TypeId id) {
   return f;
 }
 
+Status SetSchemaFieldIds(const std::vector<int64_t>& ids, TableOptions* o) {
+  std::vector<Field>& fields = o->table_schema.fields;
+  if (ids.size() != fields.size()) {
+    return Status::InvalidArgument("field_ids has " + std::to_string(ids.size()) +
+                                   " ids for " + std::to_string(fields.size()) + " columns");
+  }
+  std::set<int64_t> seen;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 1 || ids[i] > INT32_MAX || !seen.insert(ids[i]).second) {
+      return Status::InvalidArgument("field id " + std::to_string(ids[i]) + " of column '" +
+                                     fields[i].name + "' is out of range or repeated");
+    }
+    fields[i].field_id = static_cast<int32_t>(ids[i]);
+    if (fields[i].type.child) {
+      auto child = std::make_shared<Field>(*fields[i].type.child);
+      child->field_id = 0;
+      fields[i].type.child = std::move(child);
+    }
+  }
+  o->schema_field_ids = true;
+  o->validated = false;
+  return Status::OK();
+}
+
+Schema DataFileSchema(const TableOptions& o, bool with_seq) {
+  Schema s = o.table_schema;
+  s.metadata.clear();
+  if (o.schema_field_ids) s.metadata.emplace_back(kFieldIdsKey, "table");
+  s.fields.push_back(SystemField(kKindColumn, TypeId::kInt8));
+  if (with_seq) s.fields.push_back(SystemField(kSeqColumn, TypeId::kUInt64));
+  return s;
+}
+
 Status Validate(TableOptions* o) {
+  if (o->validated) return Status::OK();
   const Schema& s = o->table_schema;
   for (const Field& f : s.fields) {
     if (f.name == kKindColumn || f.name == kSeqColumn) {
@@ -47,6 +85,7 @@ Status Validate(TableOptions* o) {
     }
     LAMINA_RETURN_IF_ERROR(merge::CheckAggregate(fn, s.fields[i]));
   }
+  o->validated = true;
   return Status::OK();
 }
 

@@ -19,6 +19,11 @@ namespace lamina::table {
 constexpr const char* kKindColumn = "_kind";
 constexpr const char* kSeqColumn = "_seq";
 
+// Schema metadata key of data files whose top-level field ids are the table schema's
+// (value "table"): readers match their columns by field id. Files without it (written
+// before field ids, or by a core call given no ids) are matched by name.
+constexpr const char* kFieldIdsKey = "lamina.field_ids";
+
 // A non-nullable system column of type `id`.
 Field SystemField(const char* name, TypeId id);
 
@@ -28,13 +33,28 @@ struct TableOptions {
   merge::Engine engine = merge::Engine::kDeduplicate;
   std::map<std::string, merge::AggFn> aggregates;  // aggregate engine only
 
+  // True when table_schema's top-level field ids are the schema file's (SetSchemaFieldIds):
+  // data files are written with them and read by them.
+  bool schema_field_ids = false;
+
   // Indexes into table_schema, filled by Validate().
   std::vector<int> key_index;
+  bool validated = false;
 };
+
+// Gives table column i the schema file's field id ids[i] (nested fields get 0).
+// InvalidArgument unless there is one id per column, each in [1, 2^31-1] and distinct.
+Status SetSchemaFieldIds(const std::vector<int64_t>& ids, TableOptions* options);
+
+// The schema of the data files of the table: its columns, `_kind`, and `_seq` when
+// `with_seq` (compaction output). With schema field ids, they are stamped (metadata
+// kFieldIdsKey); otherwise the columns keep the core's pre-order numbering.
+Schema DataFileSchema(const TableOptions& options, bool with_seq);
 
 // Checks names and types: keys exist, are distinct and of key types; aggregates name
 // non-key columns and fit their types; no user column uses a system column's name.
-// SchemaError or InvalidArgument naming the column.
+// SchemaError or InvalidArgument naming the column. Runs once: options already
+// validated (a TableSpec's) return OK at once.
 Status Validate(TableOptions* options);
 
 // The fold function of table column `c`.

@@ -1,6 +1,26 @@
 #include "lamina/table/run_columns.h"
 
 namespace lamina::table {
+namespace {
+
+bool HasSchemaFieldIds(const Schema& fs) {
+  for (const auto& [k, v] : fs.metadata) {
+    if (k == kFieldIdsKey) return v == "table";
+  }
+  return false;
+}
+
+}  // namespace
+
+int FileColumn(const Schema& fs, const Field& field) {
+  if (field.field_id > 0 && HasSchemaFieldIds(fs)) {
+    for (size_t c = 0; c < fs.fields.size(); ++c) {
+      if (fs.fields[c].field_id == field.field_id) return static_cast<int>(c);
+    }
+    return -1;
+  }
+  return fs.FieldIndex(field.name);
+}
 
 Status ResolveRequest(const TableOptions& o, const std::vector<std::string>& columns,
                       RequestedColumns* out) {
@@ -24,8 +44,8 @@ Status ResolveRunColumns(const std::string& path, const Schema& fs, const TableO
                          RunColumns* out) {
   *out = RunColumns();
   for (size_t k = 0; k < o.key_columns.size(); ++k) {
-    int c = fs.FieldIndex(o.key_columns[k]);
     const Field& want = o.table_schema.fields[o.key_index[k]];
+    int c = o.schema_field_ids ? FileColumn(fs, want) : fs.FieldIndex(want.name);
     if (c < 0) {
       return Status::Corruption(path + ": data file lacks primary key column '" + want.name + "'");
     }
@@ -48,10 +68,10 @@ Status ResolveRunColumns(const std::string& path, const Schema& fs, const TableO
 }
 
 Result<int> ValueColumn(const std::string& path, const Schema& fs, const Field& field) {
-  int c = fs.FieldIndex(field.name);
+  int c = FileColumn(fs, field);
   if (c < 0) return -1;
   if (!fs.fields[c].type.Equals(field.type)) {
-    return Status::InvalidArgument(path + ": column '" + field.name + "' has type " +
+    return Status::InvalidArgument(path + ": column '" + fs.fields[c].name + "' has type " +
                                    fs.fields[c].type.ToString() + ", the table schema has " +
                                    field.type.ToString() + " (casting on read is not supported)");
   }

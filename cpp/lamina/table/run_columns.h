@@ -1,6 +1,7 @@
 // How a data file's columns map onto the table a merge reads it for. The one place these
 // rules are written: merged reads, lookups, takes and compaction resolve every request
-// and file through it. Columns are matched by name.
+// and file through it. Columns are matched by field id in files stamped with the table
+// schema's ids (options.h kFieldIdsKey), by name in older files.
 #pragma once
 
 #include <string>
@@ -34,8 +35,14 @@ struct RunColumns {
 Status ResolveRunColumns(const std::string& path, const Schema& fs, const TableOptions& o,
                          RunColumns* out);
 
-// The file column holding table column `field`, or -1 if the file lacks it (its values
-// read as null). InvalidArgument if the types differ: casting on read is not supported.
+// The file column of table column `field`: the top-level column with its field id in a
+// file stamped with schema field ids (and `field` has one), else the column of its name;
+// -1 if none.
+int FileColumn(const Schema& fs, const Field& field);
+
+// The file column holding table column `field` (FileColumn), or -1 if the file lacks it
+// (its values read as null). InvalidArgument if the types differ: casting on read is not
+// supported.
 Result<int> ValueColumn(const std::string& path, const Schema& fs, const Field& field);
 
 }  // namespace lamina::table

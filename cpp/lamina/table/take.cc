@@ -52,15 +52,8 @@ Result<MergeResult> GatherFileRows(const std::vector<std::string>& paths,
     std::vector<size_t> want;
     column_of[f].assign(columns.size(), -1);
     for (size_t i = 0; i < columns.size(); ++i) {
-      int c = fs.FieldIndex(columns[i]);
+      LAMINA_ASSIGN_OR_RETURN(int c, ValueColumn(paths[f], fs, req.schema.fields[i]));
       if (c < 0) continue;
-      const Field& tf = req.schema.fields[i];
-      if (!fs.fields[c].type.Equals(tf.type)) {
-        return Status::InvalidArgument(paths[f] + ": column '" + tf.name + "' has type " +
-                                       fs.fields[c].type.ToString() + ", the table schema has " +
-                                       tf.type.ToString() +
-                                       " (casting on read is not supported)");
-      }
       column_of[f][i] = static_cast<int>(want.size());
       want.push_back(static_cast<size_t>(c));
     }

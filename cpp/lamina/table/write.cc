@@ -201,9 +201,7 @@ Result<std::vector<WrittenFile>> WriteTable(const Schema& input,
   RouteToGroups(ctx.in, !ctx.part_index.empty(), static_cast<uint64_t>(req.buckets),
                 &ctx.groups);
   PlanColumns(batches, req, ctx.in_of, ctx.in.n, &ctx.cols);
-  ctx.file_schema = req.table.table_schema;
-  ctx.file_schema.fields.push_back(SystemField(kKindColumn, TypeId::kInt8));
-  ctx.file_schema.metadata.clear();
+  ctx.file_schema = DataFileSchema(req.table, /*with_seq=*/false);
 
   const std::vector<size_t>& groups = ctx.groups.nonempty;
   std::vector<std::vector<WrittenFile>> out(groups.size());
