@@ -84,25 +84,10 @@ def _partition_matches(
         return True  # the filter needs other columns: cannot prune
 
 
-def _decode_key(typ: pa.DataType, b: bytes) -> Any:
-    """Inverts the normalized-key encoding (docs/tables.md) for a one-column key."""
-    if pa.types.is_integer(typ):
-        u = int.from_bytes(b[:8], "big")
-        if pa.types.is_signed_integer(typ):
-            u ^= 1 << 63
-            return u - (1 << 64) if u >= 1 << 63 else u
-        return u
-    out = bytearray()
-    i = 0
-    while i + 1 < len(b) and not (b[i] == 0 and b[i + 1] == 0):
-        out.append(b[i])
-        i += 2 if b[i] == 0 else 1
-    raw = bytes(out)
-    return (
-        raw.decode("utf-8", "replace")
-        if pa.types.is_string(typ) or pa.types.is_large_string(typ)
-        else raw
-    )
+def _decode_keys(keys: list[bytes], key: str, typ: pa.DataType) -> pa.Array:
+    """The values of normalized keys of the one-column key ``key`` (the core decodes)."""
+    sc, ac = _core.decode_keys(keys, pa.schema([pa.field(key, typ, nullable=False)]))
+    return batch_from_capsules((sc, ac)).column(0)
 
 
 def _prune_by_key_range(
@@ -113,11 +98,9 @@ def _prune_by_key_range(
     import pyarrow.dataset as pds
     from pyarrow import fs as pafs
 
-    guarantees = [
-        (pc.field(key) >= pa.scalar(_decode_key(typ, f.min_key), typ))
-        & (pc.field(key) <= pa.scalar(_decode_key(typ, f.max_key), typ))
-        for f in files
-    ]
+    bounds = _decode_keys([f.min_key for f in files] + [f.max_key for f in files], key, typ)
+    n = len(files)
+    guarantees = [(pc.field(key) >= bounds[i]) & (pc.field(key) <= bounds[n + i]) for i in range(n)]
     names = [f"{i}" for i in range(len(files))]  # never opened: only expressions are used
     dataset = pds.FileSystemDataset.from_paths(
         names, schema=schema, format=pds.ParquetFileFormat(),

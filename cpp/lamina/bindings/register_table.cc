@@ -15,6 +15,7 @@
 #include "lamina/merge/engine.h"
 #include "lamina/merge/hash.h"
 #include "lamina/merge/key.h"
+#include "lamina/merge/key_decode.h"
 #include "lamina/table/lookup.h"
 #include "lamina/table/lookup_request.h"
 #include "lamina/table/take_index.h"
@@ -229,6 +230,19 @@ void RegisterTable(pyb::module_& m) {
       },
       pyb::arg("stream"), pyb::arg("key_columns"),
       "The bucket hash of each row's key (bucket = hash % buckets).");
+  m.def(
+      "decode_keys",
+      [](const std::vector<std::string>& keys, pyb::object schema) {
+        Schema s = ImportSchemaArg(schema);
+        std::vector<std::string_view> views(keys.begin(), keys.end());
+        std::vector<OwnedArray> columns;
+        ThrowIfError(merge::DecodeKeys(views, s.fields, &columns));
+        return ExportBatch(s, std::move(columns), static_cast<int64_t>(keys.size()));
+      },
+      pyb::arg("keys"), pyb::arg("schema"),
+      "The key values of normalized keys (inverse of normalize_keys): one record batch "
+      "(schema_capsule, array_capsule) of the key columns `schema` (an arrow_schema "
+      "capsule). CorruptFileError if a key does not parse under those types.");
   m.def(
       "key_hash",
       [](const pyb::bytes& b) {
