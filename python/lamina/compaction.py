@@ -201,7 +201,7 @@ def compact(ctx: TableContext, full: bool = False) -> Snapshot | None:
         ctx.sync_dirs(posixpath.dirname(p) for p in written)
         return ctx.store.commit(
             kind="compact",
-            schema_id=ts.id,
+            schema_id=None,  # the parent's: a schema change committed meanwhile stays
             adds=adds,
             deletes=removed,
             commit_user=ctx.user,

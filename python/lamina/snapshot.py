@@ -297,7 +297,7 @@ class SnapshotStore:
         self,
         *,
         kind: str,
-        schema_id: int,
+        schema_id: int | None,
         adds: Sequence[DataFile],
         deletes: Sequence[DataFile] = (),
         commit_user: str,
@@ -308,6 +308,9 @@ class SnapshotStore:
         inflight: _inflight.Announcement | None = None,
     ) -> Snapshot:
         """Commits ``adds``/``deletes`` as a new snapshot, retrying on conflicts.
+
+        ``schema_id`` None: the parent's (a data commit never changes the schema; files
+        prepared under an older schema are read through field ids).
 
         ``check(parent_snapshot)`` may raise to abandon the commit (e.g. a compaction whose
         inputs another commit removed). Raises CommitConflictError when retries run out.
@@ -344,7 +347,9 @@ class SnapshotStore:
                 snap = Snapshot(
                     id=1 if parent is None else parent.id + 1,
                     parent_id=None if parent is None else parent.id,
-                    schema_id=schema_id,
+                    schema_id=schema_id
+                    if schema_id is not None
+                    else (parent.schema_id if parent is not None else 0),
                     timestamp_ms=int(time.time() * 1000),
                     kind=kind,
                     manifests=staged.manifests,

@@ -24,7 +24,13 @@ from lamina._input import conform as conform
 from lamina.create import create_table as create_table
 from lamina.create import open_context as open_context
 from lamina.create import open_table as open_table
-from lamina.errors import CorruptFileError, InvalidArgumentError, SnapshotExpiredError
+from lamina.errors import (
+    CorruptFileError,
+    InvalidArgumentError,
+    SchemaError,
+    SnapshotExpiredError,
+)
+from lamina.evolution import SchemaUpdate
 from lamina.io import FileIO, storage_errors
 from lamina.metadata import brief
 from lamina.schema import TableSchema
@@ -107,8 +113,12 @@ class Table:
 
     # ---- writes ---------------------------------------------------------------------
 
-    def write(self, data: Any) -> Snapshot | None:
+    def write(self, data: Any, schema_mode: str = "strict") -> Snapshot | None:
         """Upserts ``data``; returns the snapshot that committed it.
+
+        ``schema_mode="merge"``: columns of ``data`` the table lacks are first added to
+        the schema (nullable, their type; one ``schema`` snapshot before the write's
+        own), as ``update_schema().add_column`` would.
 
         Behaves as if the rows were applied one at a time in order: within one write a
         later row with the same key is newer. Writing no rows commits nothing and returns
@@ -129,9 +139,40 @@ class Table:
                 Exception: ``lamina.io.NotDurableError`` means the snapshot was created
                 (and is visible) but flushing its folder failed.
         """
+        if schema_mode not in ("strict", "merge"):
+            raise InvalidArgumentError("schema_mode must be 'strict' or 'merge'")
+        if schema_mode == "merge":
+            data = _as_table(data, self.schema)
+            known = set(self.schema.names)
+            new = [f for f in data.schema if f.name not in known]
+            if new:
+                with self.update_schema() as u:
+                    for f in new:
+                        typ = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+                        if pa.types.is_null(typ):
+                            raise SchemaError(
+                                f"column {f.name!r} holds only nulls: its type is unknown; "
+                                "add it with update_schema().add_column"
+                            )
+                        u.add_column(f.name, typ)
         with self.transaction() as tx:
             tx.write(data)
         return tx.snapshot
+
+    # ---- schema -----------------------------------------------------------------------
+
+    def update_schema(self) -> SchemaUpdate:
+        """Starts a schema change: ``add_column``, ``drop_column``, ``rename_column``,
+        ``make_nullable``, ``move_column``, then ``commit()`` (or use it as a context
+        manager). One snapshot of kind ``schema``; data is never rewritten (columns are
+        matched by field id). See ``lamina.evolution`` and docs/tables.md."""
+        return SchemaUpdate(self._ctx)
+
+    def schema_history(self) -> list[tuple[int, pa.Schema]]:
+        """(schema id, schema) of every schema the retained snapshots use, oldest first
+        (schema 0, the one the table was created with, always)."""
+        ids = {0} | {s.schema_id for s in self.snapshots()}
+        return [(i, self._ctx.table_schema(i).schema) for i in sorted(ids)]
 
     def delete(self, keys: Any) -> Snapshot | None:
         """Deletes rows by primary key; ``keys`` holds exactly the key columns.

@@ -131,7 +131,7 @@ class Transaction:
             self._ctx.sync_dirs(posixpath.dirname(f.path) for f in self._files)
             self.snapshot = self._ctx.store.commit(
                 kind=kind,
-                schema_id=self._ts.id,
+                schema_id=None,  # the parent's: a concurrent schema change stays
                 adds=self._files,
                 commit_user=self._ctx.user,
                 summary={

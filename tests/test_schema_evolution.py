@@ -1,0 +1,322 @@
+"""Schema evolution (issue 12): update_schema, schema_mode="merge", schema_history, field
+ids across renames and drops, concurrency, and a model test that interleaves writes,
+deletes, compaction, reopening, time travel and random schema changes against a dict
+model keyed by field id, for every merge engine."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from typing import Any
+
+import lamina
+import pyarrow as pa
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+SCHEMA = pa.schema([("k", pa.int64()), ("a", pa.int64()), ("s", pa.string())])
+
+
+def make(tmp_path: Any, engine: str = "deduplicate", **kw: Any) -> lamina.Table:
+    options = {"fields.a.aggregate": "sum"} if engine == "aggregate" else {}
+    return lamina.create_table(
+        str(tmp_path / "t"), SCHEMA, primary_key=["k"], merge_engine=engine, options=options, **kw
+    )
+
+
+def rows(t: lamina.Table, **kw: Any) -> dict[int, dict[str, Any]]:
+    d = t.read(**kw).to_pydict()
+    return {k: {c: d[c][i] for c in d if c != "k"} for i, k in enumerate(d["k"])}
+
+
+# ---- the operations, one by one ---------------------------------------------------------
+
+
+def test_add_drop_rename_move_nullable_keep_the_data(tmp_path):
+    t = make(tmp_path)
+    t.write(pa.table({"k": [1, 2], "a": [10, 20], "s": ["x", "y"]}, schema=SCHEMA))
+    with t.update_schema() as u:
+        u.add_column("f", pa.float32())
+        u.rename_column("a", "clicks")
+        u.drop_column("s")
+        u.move_column("f", after="k")
+    assert t.schema.names == ["k", "f", "clicks"]
+    assert t.schema.field("f").type == pa.float32() and t.schema.field("f").nullable
+    assert rows(t) == {1: {"f": None, "clicks": 10}, 2: {"f": None, "clicks": 20}}
+    snap = t.current_snapshot()
+    assert snap.kind == "schema" and snap.schema_id == 1
+    # Old snapshots read with the schema they had.
+    assert rows(t, snapshot=1) == {1: {"a": 10, "s": "x"}, 2: {"a": 20, "s": "y"}}
+    assert t.read(snapshot=1).schema.names == ["k", "a", "s"]
+    assert [(i, s.names) for i, s in t.schema_history()] == [
+        (0, ["k", "a", "s"]),
+        (1, ["k", "f", "clicks"]),
+    ]
+    t.update_schema().make_nullable("clicks").commit()
+    assert t.schema.field("clicks").nullable
+
+
+def test_a_dropped_name_added_again_is_a_new_empty_column(tmp_path):
+    t = make(tmp_path)
+    t.write(pa.table({"k": [1], "a": [10], "s": ["x"]}, schema=SCHEMA))
+    t.update_schema().drop_column("a").commit()
+    t.update_schema().add_column("a", pa.int64()).commit()
+    assert rows(t) == {1: {"s": "x", "a": None}}
+    t.write(pa.table({"k": [2], "s": ["y"], "a": [5]}))
+    assert t.compact(full=True) is not None
+    assert rows(t) == {1: {"s": "x", "a": None}, 2: {"s": "y", "a": 5}}
+    assert t.lookup({"k": [1, 2]}).to_pydict() == {"k": [1, 2], "s": ["x", "y"], "a": [None, 5]}
+
+
+def test_write_with_schema_mode_merge_adds_the_new_columns(tmp_path):
+    t = make(tmp_path)
+    t.write(pa.table({"k": [1], "a": [1], "s": ["x"]}, schema=SCHEMA))
+    data = pa.table({"k": [2], "a": [2], "s": ["y"], "n": pa.array([7], pa.int16())})
+    with pytest.raises(lamina.SchemaError, match="which the table does not have"):
+        t.write(data)
+    snap = t.write(data, schema_mode="merge")
+    assert t.schema.field("n").type == pa.int16()
+    assert [s.kind for s in t.snapshots()][-2:] == ["schema", "append"]
+    assert snap.id == t.current_snapshot().id
+    assert rows(t) == {1: {"a": 1, "s": "x", "n": None}, 2: {"a": 2, "s": "y", "n": 7}}
+    with pytest.raises(lamina.InvalidArgumentError, match="schema_mode"):
+        t.write(data, schema_mode="bogus")
+
+
+def test_aggregate_options_follow_a_rename_and_go_with_a_drop(tmp_path):
+    t = make(tmp_path, "aggregate")
+    for v in (1, 2):
+        t.write(pa.table({"k": [1], "a": [v], "s": ["x"]}, schema=SCHEMA))
+    t.update_schema().rename_column("a", "total").commit()
+    assert t.options["fields.total.aggregate"] == "sum"
+    assert "fields.a.aggregate" not in t.options
+    t.write(pa.table({"k": [1], "total": [4], "s": [None]}))
+    assert rows(t) == {1: {"total": 7, "s": "x"}}
+    t.update_schema().drop_column("total").commit()
+    assert not any(k.endswith(".aggregate") for k in t.options)
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        (lambda u: u.drop_column("k"), "primary key column 'k' cannot be dropped"),
+        (lambda u: u.rename_column("k", "key"), "cannot be renamed"),
+        (lambda u: u.make_nullable("k"), "cannot be made nullable"),
+        (lambda u: u.drop_column("nope"), "'nope' is not in the table schema"),
+        (lambda u: u.rename_column("a", "s"), "'s' already exists"),
+        (lambda u: u.add_column("a", pa.int8()), "'a' already exists"),
+        (lambda u: u.add_column("_kind", pa.int8()), "reserved"),
+        (lambda u: u.add_column("n", pa.int8(), nullable=False), "must be nullable"),
+        (lambda u: u.move_column("a", after="nope"), "'nope' is not in the table schema"),
+    ],
+)
+def test_bad_changes_are_refused_and_change_nothing(tmp_path, change, match):
+    t = make(tmp_path)
+    u = t.update_schema()
+    with pytest.raises(lamina.LaminaError, match=match):
+        change(u)
+    assert u.commit() is None  # nothing valid was staged: nothing committed
+    assert t.schema.equals(lamina.open_table(t.path).schema)
+    assert t.current_snapshot() is None
+
+
+def test_partition_columns_cannot_change(tmp_path):
+    s = pa.schema([("p", pa.string()), ("k", pa.int64()), ("v", pa.int64())])
+    t = lamina.create_table(str(tmp_path / "t"), s, primary_key=["p", "k"], partition_by=["p"])
+    with pytest.raises(lamina.SchemaError, match="cannot be dropped"):
+        t.update_schema().drop_column("p")
+
+
+def test_a_concurrent_schema_change_conflicts_and_writes_follow_the_newest(tmp_path):
+    t = make(tmp_path)
+    t.write(pa.table({"k": [1], "a": [1], "s": ["x"]}, schema=SCHEMA))
+    other = lamina.open_table(t.path)
+    mine = t.update_schema().add_column("mine", pa.int64())
+    tx_table = lamina.open_table(t.path)
+    with tx_table.transaction() as tx:  # prepared against schema 0 ...
+        tx.write(pa.table({"k": [2], "a": [2], "s": ["y"]}, schema=SCHEMA))
+        other.update_schema().rename_column("a", "b").commit()  # ... schema 1 lands first
+    # The write committed under the newest schema; its file is read by field id.
+    assert tx.snapshot.schema_id == 1
+    assert rows(lamina.open_table(t.path)) == {1: {"b": 1, "s": "x"}, 2: {"b": 2, "s": "y"}}
+    with pytest.raises(lamina.CommitConflictError, match="another schema change"):
+        mine.commit()
+    assert lamina.open_table(t.path).schema.names == ["k", "b", "s"]
+
+
+def test_files_without_field_ids_refuse_a_rename_until_compacted(tmp_path):
+    """Tables written before data files carried field ids (the golden v1 table)."""
+    import os
+
+    src = os.path.join(os.path.dirname(__file__), "golden", "v1")
+    name = sorted(n for n in os.listdir(src) if os.path.isdir(os.path.join(src, n)))[0]
+    path = str(tmp_path / name)
+    shutil.copytree(os.path.join(src, name), path)
+    t = lamina.open_table(path)
+    before = t.read()
+    col = next(c for c in t.schema.names if c not in t.primary_key + t.partition_by)
+    with pytest.raises(lamina.SchemaError, match="compact\\(full=True\\)"):
+        t.update_schema().rename_column(col, col + "_2").commit()
+    t.update_schema().drop_column(col).commit()  # a drop needs no ids
+    with pytest.raises(lamina.SchemaError, match="compact\\(full=True\\)"):
+        t.update_schema().add_column(col, pa.int64()).commit()  # its name in old files
+    assert t.compact(full=True) is not None
+    t.update_schema().add_column(col, pa.int64()).commit()
+    got = t.read()
+    assert got.column(col).null_count == got.num_rows
+    key = t.primary_key[0]
+    # (compared as text: NaN values never equal themselves)
+    assert str(got.drop_columns([col]).sort_by(key).to_pydict()) == str(
+        before.drop_columns([col]).sort_by(key).to_pydict()
+    )
+
+
+# ---- the model test ---------------------------------------------------------------------
+
+ENGINES = ["deduplicate", "partial_update", "aggregate", "first_row"]
+TYPES = {"int": pa.int64(), "str": pa.string()}
+
+
+class Model:
+    """Rows by field id; columns as (field id, name, kind) in schema order."""
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        self.cols: list[tuple[int, str, str]] = [(2, "a", "int"), (3, "s", "str")]
+        self.next_id = 4
+        self.rows: dict[int, dict[int, Any]] = {}
+        self.sum_id = 2 if engine == "aggregate" else None
+
+    def upsert(self, k: int, v: dict[int, Any]) -> None:
+        old = self.rows.get(k)
+        if old is None or self.engine == "deduplicate":
+            self.rows[k] = dict(v)
+        elif self.engine == "first_row":
+            pass
+        else:  # partial_update, aggregate (last_non_null but for the summed column)
+            for fid, x in v.items():
+                if fid == self.sum_id:
+                    y = old.get(fid)
+                    old[fid] = x if y is None else y if x is None else x + y
+                elif x is not None:
+                    old[fid] = x
+
+    def view(self) -> dict[int, dict[str, Any]]:
+        return {k: {n: r.get(fid) for fid, n, _ in self.cols} for k, r in self.rows.items()}
+
+
+class EvolutionMachine(RuleBasedStateMachine):
+    engine = "deduplicate"
+
+    @initialize()
+    def setup(self) -> None:
+        self.dir = tempfile.mkdtemp()
+        options = {"fields.a.aggregate": "sum"} if self.engine == "aggregate" else {}
+        self.t = lamina.create_table(
+            self.dir + "/t", SCHEMA, primary_key=["k"], merge_engine=self.engine,
+            options=options,
+        )  # fmt: skip
+        self.m = Model(self.engine)
+        self.history: dict[int, dict[int, dict[str, Any]]] = {}
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _record(self, snap: Any) -> None:
+        if snap is not None:
+            self.history[snap.id] = self.m.view()
+
+    @rule(
+        batch=st.lists(
+            st.tuples(st.integers(0, 9), st.integers(-5, 5) | st.none(), st.text(max_size=2)),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    def write(self, batch: list[tuple[int, Any, str]]) -> None:
+        data: dict[str, Any] = {"k": pa.array([b[0] for b in batch], pa.int64())}
+        for i, (_fid, name, kind) in enumerate(self.m.cols):
+            vals = [b[1] if kind == "int" else (b[2] or None) for b in batch]
+            vals = [v if (j + i) % 3 else None for j, v in enumerate(vals)]
+            data[name] = pa.array(vals, TYPES[kind])
+        snap = self.t.write(pa.table(data))
+        for j, b in enumerate(batch):
+            self.m.upsert(b[0], {fid: data[n][j].as_py() for fid, n, _ in self.m.cols})
+        self._record(snap)
+
+    @rule(ks=st.lists(st.integers(0, 9), min_size=1, max_size=3))
+    def delete(self, ks: list[int]) -> None:
+        snap = self.t.delete({"k": pa.array(ks, pa.int64())})
+        for k in ks:
+            self.m.rows.pop(k, None)
+        self._record(snap)
+
+    @rule(full=st.booleans())
+    def compact(self, full: bool) -> None:
+        self._record(self.t.compact(full=full))
+
+    @rule(kind=st.sampled_from(["int", "str"]), name=st.sampled_from(["a", "b", "c", "d"]))
+    def add_column(self, kind: str, name: str) -> None:
+        if any(n == name for _, n, _ in self.m.cols):
+            return
+        snap = self.t.update_schema().add_column(name, TYPES[kind]).commit()
+        self.m.cols.append((self.m.next_id, name, kind))
+        self.m.next_id += 1
+        self._record(snap)
+
+    @rule(data=st.data())
+    def drop_column(self, data: Any) -> None:
+        if len(self.m.cols) <= 1:
+            return
+        fid, name, _ = data.draw(st.sampled_from(self.m.cols))
+        snap = self.t.update_schema().drop_column(name).commit()
+        self.m.cols = [c for c in self.m.cols if c[0] != fid]
+        if fid == self.m.sum_id:
+            self.m.sum_id = None  # its aggregate option goes with it
+        self._record(snap)
+
+    @rule(data=st.data(), new=st.sampled_from(["a", "b", "c", "d", "e"]))
+    def rename_column(self, data: Any, new: str) -> None:
+        fid, name, _kind = data.draw(st.sampled_from(self.m.cols))
+        if any(n == new for _, n, _ in self.m.cols):
+            return
+        snap = self.t.update_schema().rename_column(name, new).commit()
+        self.m.cols = [(f, new if f == fid else n, k) for f, n, k in self.m.cols]
+        self._record(snap)
+
+    @rule(data=st.data())
+    def move_column(self, data: Any) -> None:
+        fid, name, kind = data.draw(st.sampled_from(self.m.cols))
+        rest = [c for c in self.m.cols if c[0] != fid]
+        at = data.draw(st.integers(0, len(rest)))
+        after = "k" if at == 0 else rest[at - 1][1]
+        snap = self.t.update_schema().move_column(name, after=after).commit()
+        self.m.cols = [*rest[:at], (fid, name, kind), *rest[at:]]
+        self._record(snap)
+
+    @rule()
+    def reopen(self) -> None:
+        self.t = lamina.open_table(self.dir + "/t")
+
+    @rule(data=st.data())
+    def time_travel(self, data: Any) -> None:
+        if not self.history:
+            return
+        sid = data.draw(st.sampled_from(sorted(self.history)))
+        assert rows(self.t, snapshot=sid) == self.history[sid]
+
+    @invariant()
+    def matches_model(self) -> None:
+        if not hasattr(self, "t"):
+            return
+        assert self.t.schema.names == ["k"] + [n for _, n, _ in self.m.cols]
+        assert rows(self.t) == self.m.view()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_schema_evolution_model(engine):
+    machine = type(f"Evolution_{engine}", (EvolutionMachine,), {"engine": engine})
+    machine.TestCase.settings = settings(max_examples=25, stateful_step_count=20, deadline=None)
+    machine.TestCase().runTest()
