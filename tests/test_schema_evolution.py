@@ -11,6 +11,7 @@ from typing import Any
 
 import lamina
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -173,10 +174,73 @@ def test_files_without_field_ids_refuse_a_rename_until_compacted(tmp_path):
     )
 
 
+def test_widen_column_reads_old_files_in_the_new_type_everywhere(tmp_path):
+    s = pa.schema([("k", pa.int64()), ("v", pa.int32()), ("f", pa.float32()),
+                   ("t", pa.string()), ("u", pa.uint16())])  # fmt: skip
+    t = lamina.create_table(
+        str(tmp_path / "t"), s, primary_key=["k"], merge_engine="aggregate",
+        options={"fields.v.aggregate": "sum"},
+    )  # fmt: skip
+    t.write(pa.table({"k": [1, 2], "v": [2**31 - 1, 3], "f": [1.5, None], "t": ["a", None],
+                      "u": [65535, 0]}, schema=s))  # fmt: skip
+    with t.update_schema() as u:
+        u.widen_column("v", pa.int64()).widen_column("f", pa.float64())
+        u.widen_column("t", pa.large_string()).widen_column("u", pa.int32())
+    want_types = [pa.int64(), pa.int64(), pa.float64(), pa.large_string(), pa.int32()]
+    assert [f.type for f in t.schema] == want_types
+    t.write(pa.table({"k": [1], "v": pa.array([10], pa.int64()), "f": [None], "t": [None],
+                      "u": [None]}, schema=t.schema))  # fmt: skip
+    want = {"k": [1, 2], "v": [2**31 + 9, 3], "f": [1.5, None], "t": ["a", None],
+            "u": [65535, 0]}  # fmt: skip
+    got = t.read()
+    assert [f.type for f in got.schema] == want_types
+    assert got.sort_by("k").to_pydict() == want
+    assert t.lookup({"k": [1, 2]}).to_pydict() == want
+    assert t.scan().take([0, 1]).sort_by("k").to_pydict() == want
+    # Filters see the new type: a value only the wider type holds.
+    assert t.read(filter=pc.field("v") > 2**31).to_pydict()["k"] == [1]
+    assert t.compact(full=True) is not None
+    assert t.read().sort_by("k").to_pydict() == want
+    # The snapshot before the change still reads in the old types.
+    assert [f.type for f in t.read(snapshot=1).schema][1] == pa.int32()
+
+
+@pytest.mark.parametrize(
+    "frm,to",
+    [(pa.int64(), pa.int32()), (pa.int32(), pa.uint64()), (pa.int64(), pa.float64()),
+     (pa.float64(), pa.float32()), (pa.string(), pa.binary()), (pa.int32(), pa.string()),
+     (pa.large_string(), pa.string())],
+)  # fmt: skip
+def test_narrowing_or_lossy_changes_are_refused(tmp_path, frm, to):
+    s = pa.schema([("k", pa.int64()), ("v", frm)])
+    t = lamina.create_table(str(tmp_path / "t"), s, primary_key=["k"])
+    with pytest.raises(lamina.SchemaError, match="only lossless widenings"):
+        t.update_schema().widen_column("v", to)
+    with pytest.raises(lamina.SchemaError, match="primary key column 'k' cannot be retyped"):
+        t.update_schema().widen_column("k", pa.int64())
+
+
+def test_widen_rule_matches_the_writers_conversion_rule():
+    """Every widening the core reads is one a write converts too (widens_losslessly)."""
+    from lamina import _core
+    from lamina.schema import widens_losslessly
+
+    types = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(),
+             pa.uint32(), pa.uint64(), pa.float32(), pa.float64(), pa.string(),
+             pa.large_string(), pa.binary(), pa.large_binary(), pa.bool_(),
+             pa.date32()]  # fmt: skip
+    for a in types:
+        for b in types:
+            if _core.can_widen(pa.schema([("x", a)]), pa.schema([("x", b)])):
+                assert widens_losslessly(a, b), (a, b)
+
+
 # ---- the model test ---------------------------------------------------------------------
 
 ENGINES = ["deduplicate", "partial_update", "aggregate", "first_row"]
-TYPES = {"int": pa.int64(), "str": pa.string()}
+TYPES = {"i32": pa.int32(), "int": pa.int64(), "str": pa.string(), "lstr": pa.large_string()}
+WIDER = {"i32": "int", "str": "lstr"}
+MODEL_SCHEMA = pa.schema([("k", pa.int64()), ("a", pa.int32()), ("s", pa.string())])
 
 
 class Model:
@@ -184,7 +248,7 @@ class Model:
 
     def __init__(self, engine: str) -> None:
         self.engine = engine
-        self.cols: list[tuple[int, str, str]] = [(2, "a", "int"), (3, "s", "str")]
+        self.cols: list[tuple[int, str, str]] = [(2, "a", "i32"), (3, "s", "str")]
         self.next_id = 4
         self.rows: dict[int, dict[int, Any]] = {}
         self.sum_id = 2 if engine == "aggregate" else None
@@ -215,7 +279,7 @@ class EvolutionMachine(RuleBasedStateMachine):
         self.dir = tempfile.mkdtemp()
         options = {"fields.a.aggregate": "sum"} if self.engine == "aggregate" else {}
         self.t = lamina.create_table(
-            self.dir + "/t", SCHEMA, primary_key=["k"], merge_engine=self.engine,
+            self.dir + "/t", MODEL_SCHEMA, primary_key=["k"], merge_engine=self.engine,
             options=options,
         )  # fmt: skip
         self.m = Model(self.engine)
@@ -238,7 +302,7 @@ class EvolutionMachine(RuleBasedStateMachine):
     def write(self, batch: list[tuple[int, Any, str]]) -> None:
         data: dict[str, Any] = {"k": pa.array([b[0] for b in batch], pa.int64())}
         for i, (_fid, name, kind) in enumerate(self.m.cols):
-            vals = [b[1] if kind == "int" else (b[2] or None) for b in batch]
+            vals = [b[1] if kind in ("int", "i32") else (b[2] or None) for b in batch]
             vals = [v if (j + i) % 3 else None for j, v in enumerate(vals)]
             data[name] = pa.array(vals, TYPES[kind])
         snap = self.t.write(pa.table(data))
@@ -257,7 +321,7 @@ class EvolutionMachine(RuleBasedStateMachine):
     def compact(self, full: bool) -> None:
         self._record(self.t.compact(full=full))
 
-    @rule(kind=st.sampled_from(["int", "str"]), name=st.sampled_from(["a", "b", "c", "d"]))
+    @rule(kind=st.sampled_from(sorted(TYPES)), name=st.sampled_from(["a", "b", "c", "d"]))
     def add_column(self, kind: str, name: str) -> None:
         if any(n == name for _, n, _ in self.m.cols):
             return
@@ -296,6 +360,16 @@ class EvolutionMachine(RuleBasedStateMachine):
         self.m.cols = [*rest[:at], (fid, name, kind), *rest[at:]]
         self._record(snap)
 
+    @rule(data=st.data())
+    def widen_column(self, data: Any) -> None:
+        narrow = [c for c in self.m.cols if c[2] in WIDER]
+        if not narrow:
+            return
+        fid, name, kind = data.draw(st.sampled_from(narrow))
+        snap = self.t.update_schema().widen_column(name, TYPES[WIDER[kind]]).commit()
+        self.m.cols = [(f, n, WIDER[k] if f == fid else k) for f, n, k in self.m.cols]
+        self._record(snap)
+
     @rule()
     def reopen(self) -> None:
         self.t = lamina.open_table(self.dir + "/t")
@@ -312,6 +386,7 @@ class EvolutionMachine(RuleBasedStateMachine):
         if not hasattr(self, "t"):
             return
         assert self.t.schema.names == ["k"] + [n for _, n, _ in self.m.cols]
+        assert [f.type for f in self.t.schema][1:] == [TYPES[k] for _, _, k in self.m.cols]
         assert rows(self.t) == self.m.view()
 
 

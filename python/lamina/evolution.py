@@ -11,7 +11,9 @@ use the schema they had.
 Rules (``docs/tables.md``, "Schema evolution"):
 
 - added columns are nullable (old rows read as null);
-- primary-key and partition columns cannot be dropped, renamed or made nullable;
+- primary-key and partition columns cannot be dropped, renamed, retyped or made nullable;
+- a type changes only by a lossless widening (``widen_column``; ``arrow/widen.h`` in the
+  core is the one list), and old files are converted as they are read;
 - ``fields.<column>.aggregate`` options follow a rename and go with a drop;
 - a change is prepared against the newest schema and commits only if no other schema
   change committed meanwhile (else ``CommitConflictError``: prepare it again); writes and
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from lamina import _core
 from lamina import options as opts
 from lamina.errors import CommitConflictError, InvalidArgumentError, SchemaError
 from lamina.format import FileReader
@@ -110,6 +113,36 @@ class SchemaUpdate:
         if key in self._options:
             self._options[f"fields.{new}.aggregate"] = self._options.pop(key)
         self._changes.append(f"rename {old} -> {new}")
+        return self
+
+    def widen_column(self, name: str, type: pa.DataType) -> SchemaUpdate:
+        """Widens a column's type losslessly: int8→16→32→64, unsigned to a wider unsigned
+        or signed type, integers of ≤16 bits to float32 and of ≤32 bits to float64,
+        float32→float64, string→large_string, binary→large_binary. Old files keep the
+        narrower type; the core converts their values as it reads them."""
+        self._check_open()
+        i = self._index(name)
+        self._check_not_key(name, "retyped")
+        if not isinstance(type, pa.DataType):
+            raise InvalidArgumentError("type must be a pyarrow.DataType")
+        fid, f = self._fields[i]
+        if f.type.equals(type):
+            return self
+        if not _core.can_widen(pa.schema([f]), pa.schema([pa.field(name, type)])):
+            raise SchemaError(
+                f"column {name!r} cannot change from {f.type} to {type}: only lossless "
+                "widenings are allowed (int8→16→32→64, unsigned to wider, small integers "
+                "to floats, float32→float64, string→large_string, binary→large_binary)"
+            )
+        agg = self._options.get(f"fields.{name}.aggregate")
+        if agg is not None:
+            probe = pa.schema([pa.field(name, type)])
+            try:
+                _core.check_aggregates(probe.__arrow_c_schema__(), {name: agg})
+            except InvalidArgumentError as e:
+                raise SchemaError(f"column {name!r}: {e}") from None
+        self._fields[i] = (fid, f.with_type(type))
+        self._changes.append(f"widen {name} to {type}")
         return self
 
     def make_nullable(self, name: str) -> SchemaUpdate:

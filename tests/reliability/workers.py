@@ -77,17 +77,21 @@ class Op:
     transactions (one part: a plain write or delete), or a maintenance op."""
 
     index: int
-    kind: str  # "write" | "delete" | "tx" | "compact" | "expire"
+    kind: str  # "write" | "delete" | "tx" | "compact" | "expire" | "schema"
     parts: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
     full: bool = False
     retain_last: int = 1
+    change: str = ""  # of a schema op: "add" | "drop" | "widen" (see run_op)
 
     @property
     def content(self) -> bool:
-        return bool(self.parts)
+        """Commits a snapshot the model knows of (a schema change changes no row)."""
+        return bool(self.parts) or self.kind == "schema"
 
     @property
     def snapshot_kind(self) -> str:
+        if self.kind == "schema":
+            return "schema"
         return "append" if any(p[0] == "w" for p in self.parts) else "delete"
 
 
@@ -117,8 +121,10 @@ def crash_op(seed: int, i: int, nkeys: int) -> Op:
     if r < 0.66:
         kinds = [str(rng.choice(["w", "w", "d"])) for _ in range(int(rng.integers(2, 5)))]
         return Op(i, "tx", _parts(rng, kinds, base, 0, nkeys, 40))
-    if r < 0.84:
+    if r < 0.80:
         return Op(i, "compact", full=bool(rng.random() < 0.35))
+    if r < 0.87:
+        return Op(i, "schema", change=str(rng.choice(["add", "add", "drop", "widen"])))
     return Op(i, "expire", retain_last=int(rng.integers(1, 5)))
 
 
@@ -133,8 +139,31 @@ def apply(state: np.ndarray, op: Op) -> None:
             state[uk] = vals[::-1][idx]
 
 
+def fit(t: Any, table: pa.Table) -> pa.Table:
+    """``table`` with the columns schema ops added to ``t`` (null: the model has no
+    values for them)."""
+    for f in t.schema:
+        if f.name not in table.column_names:
+            table = table.append_column(f.name, pa.nulls(table.num_rows, f.type))
+    return table
+
+
 def run_op(t: Any, op: Op, partitioned: bool) -> tuple[str, int]:
-    """Runs ``op`` on table ``t``; returns (journal tag, snapshot id or -1)."""
+    """Runs ``op`` on table ``t``; returns (journal tag, snapshot id or -1).
+
+    Schema ops change no row of the model: "add" adds a nullable column ``x<i>``, "drop"
+    drops the newest such column (adds one if there is none), "widen" widens ``s`` to
+    large_string (adds a column once it is)."""
+    if op.kind == "schema":
+        u = t.update_schema()
+        extra = [n for n in t.schema.names if n.startswith("x")]
+        if op.change == "drop" and extra:
+            u.drop_column(extra[-1])
+        elif op.change == "widen" and t.schema.field("s").type == pa.string():
+            u.widen_column("s", pa.large_string())
+        else:
+            u.add_column(f"x{op.index}", pa.int64())
+        return "w", u.commit().id
     if op.kind == "compact":
         snap = t.compact(full=op.full)
         return "c", -1 if snap is None else snap.id
@@ -143,13 +172,13 @@ def run_op(t: Any, op: Op, partitioned: bool) -> tuple[str, int]:
         return "e", -1
     if op.kind == "write":
         _, keys, vals = op.parts[0]
-        return "w", t.write(rows(keys, vals)).id
+        return "w", t.write(fit(t, rows(keys, vals))).id
     if op.kind == "delete":
         return "w", t.delete(key_table(op.parts[0][1], partitioned)).id
     with t.transaction() as tx:
         for kind, keys, vals in op.parts:
             if kind == "w":
-                tx.write(rows(keys, vals))
+                tx.write(fit(t, rows(keys, vals)))
             else:
                 tx.delete(key_table(keys, partitioned))
     return "w", tx.snapshot.id

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "lamina/arrow/widen.h"
 #include "lamina/bindings/arrow_capsules.h"
 #include "lamina/bindings/register.h"
 #include "lamina/bindings/status_error.h"
@@ -86,6 +87,18 @@ table::TableOptions TableOptionsArg(pyb::handle options,
 }
 
 void RegisterTableSpec(pyb::module_& m) {
+  m.def(
+      "can_widen",
+      [](pyb::object from, pyb::object to) {
+        Schema f = ImportSchemaArg(from), t = ImportSchemaArg(to);
+        if (f.fields.size() != 1 || t.fields.size() != 1) {
+          throw StatusError(Status::InvalidArgument("can_widen takes one-field schemas"));
+        }
+        return CanWiden(f.fields[0].type, t.fields[0].type);
+      },
+      pyb::arg("from_schema"), pyb::arg("to_schema"),
+      "True if the core reads a column of the first (one-field) schema's type as the "
+      "second's (arrow/widen.h: the widenings update_schema().widen_column allows).");
   pyb::class_<TableSpec>(m, "TableSpec",
                          "An open table's options, parsed and validated once: pass it (or "
                          "{'table': spec, ...}) as the options of every core table call.")

@@ -83,6 +83,11 @@ Status LoadWindow(Input* in, const TableOptions& o, uint64_t window_bytes, uint6
   in->views.clear();
   in->arrays.clear();
   LAMINA_RETURN_IF_ERROR(in->reader->ReadRange(in->cols, b, e, &in->arrays));
+  for (size_t t = 0; t < in->at_of.size(); ++t) {  // columns a schema change widened
+    if (in->at_of[t] < 0) continue;
+    LAMINA_RETURN_IF_ERROR(
+        ToTableType(o.table_schema.fields[t], &in->arrays[static_cast<size_t>(in->at_of[t])]));
+  }
   in->reader->EvictRowsBefore(in->cols, b);  // rows before b are merged: drop their pages
   if (in->kind_at >= 0) {
     const OwnedArray& k = in->arrays[in->kind_at];

@@ -179,7 +179,8 @@ Status GatherRunKeys(const FileReader& r, const FileColumns& fc, const TableOpti
 
 // The run's `_kind`, `_seq` and requested non-key columns, taken from the file.
 Status TakeRunValues(const std::string& path, FileReader& r, const FileColumns& fc,
-                     size_t ncols, const std::vector<int64_t>& rows, Run* run) {
+                     const Schema& requested, const std::vector<int64_t>& rows, Run* run) {
+  size_t ncols = requested.fields.size();
   std::vector<size_t> want;
   std::vector<int> slot;  // -1: _kind, -2: _seq, else request index
   if (fc.kind >= 0) {
@@ -207,7 +208,9 @@ Status TakeRunValues(const std::string& path, FileReader& r, const FileColumns& 
       run->has_seq = true;
       if (run->seq.null_count != 0) return Status::Corruption(path + ": _seq has nulls");
     } else {
-      run->values[static_cast<size_t>(slot[w])] = std::move(taken[w]);
+      size_t i = static_cast<size_t>(slot[w]);
+      LAMINA_RETURN_IF_ERROR(ToTableType(requested.fields[i], &taken[w]));
+      run->values[i] = std::move(taken[w]);
     }
   }
   for (size_t i = 0; i < ncols; ++i) {
@@ -241,7 +244,7 @@ Status SearchFile(const ReadFile& f, const LookupKeys& keys, const TableOptions&
   if (run->rows == 0) return Status::OK();
   // Key columns: gathered from what was decoded. The rest: taken from the file.
   LAMINA_RETURN_IF_ERROR(GatherRunKeys(r, fc, o, found, run));
-  return TakeRunValues(f.path, r, fc, columns.size(), found.rows, run);
+  return TakeRunValues(f.path, r, fc, req.schema, found.rows, run);
 }
 
 // The index in `keys` of each folded key (both are ascending, so one forward walk).

@@ -243,7 +243,10 @@ Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
     }
     std::vector<OwnedArray> arrays;
     LAMINA_RETURN_IF_ERROR(run.reader->Read(want, &arrays));
-    for (size_t j = 0; j < slot.size(); ++j) run.values[slot[j]] = std::move(arrays[j]);
+    for (size_t j = 0; j < slot.size(); ++j) {
+      LAMINA_RETURN_IF_ERROR(ToTableType(ts.fields[table_col[slot[j]]], &arrays[j]));
+      run.values[slot[j]] = std::move(arrays[j]);
+    }
     for (size_t j = 0; j < slot.size(); ++j) {
       run.value_views[slot[j]] = merge::ViewOf(run.values[slot[j]]);
     }

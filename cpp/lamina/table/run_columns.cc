@@ -1,5 +1,7 @@
 #include "lamina/table/run_columns.h"
 
+#include "lamina/arrow/widen.h"
+
 namespace lamina::table {
 namespace {
 
@@ -70,12 +72,17 @@ Status ResolveRunColumns(const std::string& path, const Schema& fs, const TableO
 Result<int> ValueColumn(const std::string& path, const Schema& fs, const Field& field) {
   int c = FileColumn(fs, field);
   if (c < 0) return -1;
-  if (!fs.fields[c].type.Equals(field.type)) {
+  if (!fs.fields[c].type.Equals(field.type) && !CanWiden(fs.fields[c].type, field.type)) {
     return Status::InvalidArgument(path + ": column '" + fs.fields[c].name + "' has type " +
                                    fs.fields[c].type.ToString() + ", the table schema has " +
                                    field.type.ToString() + " (casting on read is not supported)");
   }
   return c;
+}
+
+Status ToTableType(const Field& field, OwnedArray* a) {
+  if (a->type.Equals(field.type)) return Status::OK();
+  return Widen(field.type, a);
 }
 
 }  // namespace lamina::table

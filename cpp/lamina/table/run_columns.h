@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "lamina/arrow/array.h"
 #include "lamina/arrow/types.h"
 #include "lamina/table/options.h"
 #include "lamina/util/status.h"
@@ -41,8 +42,12 @@ Status ResolveRunColumns(const std::string& path, const Schema& fs, const TableO
 int FileColumn(const Schema& fs, const Field& field);
 
 // The file column holding table column `field` (FileColumn), or -1 if the file lacks it
-// (its values read as null). InvalidArgument if the types differ: casting on read is not
-// supported.
+// (its values read as null). The file's type may be narrower when a schema change widened
+// the column (arrow/widen.h CanWiden; ToTableType converts what is read); any other type
+// difference is InvalidArgument.
 Result<int> ValueColumn(const std::string& path, const Schema& fs, const Field& field);
+
+// `a`, read from a file column ValueColumn accepted for `field`, in `field`'s type.
+Status ToTableType(const Field& field, OwnedArray* a);
 
 }  // namespace lamina::table

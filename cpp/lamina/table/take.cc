@@ -57,7 +57,12 @@ Result<MergeResult> GatherFileRows(const std::vector<std::string>& paths,
       column_of[f][i] = static_cast<int>(want.size());
       want.push_back(static_cast<size_t>(c));
     }
-    return r->Take(want, local[f].data(), local[f].size(), &taken[f]);
+    LAMINA_RETURN_IF_ERROR(r->Take(want, local[f].data(), local[f].size(), &taken[f]));
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (column_of[f][i] < 0) continue;
+      LAMINA_RETURN_IF_ERROR(ToTableType(req.schema.fields[i], &taken[f][column_of[f][i]]));
+    }
+    return Status::OK();
   }));
   MergeResult result;
   result.schema = req.schema;
