@@ -205,6 +205,24 @@ def test_widen_column_reads_old_files_in_the_new_type_everywhere(tmp_path):
     assert [f.type for f in t.read(snapshot=1).schema][1] == pa.int32()
 
 
+def test_widened_key_disjoint_runs_read_without_a_merge(tmp_path):
+    """Key-disjoint runs are concatenated, not merged: all old (one narrow type: widened
+    once after decoding) or mixed (narrow and wide: the merge path converts per run)."""
+    s = pa.schema([("k", pa.int64()), ("v", pa.int16()), ("t", pa.string())])
+    t = lamina.create_table(str(tmp_path / "t"), s, primary_key=["k"])
+    t.write(pa.table({"k": [1, 2], "v": [-32768, 5], "t": ["a", "b"]}, schema=s))
+    t.write(pa.table({"k": [3, 4], "v": [32767, None], "t": [None, "d"]}, schema=s))
+    t.update_schema().widen_column("v", pa.int64()).widen_column("t", pa.large_string()).commit()
+    want = {"k": [1, 2, 3, 4], "v": [-32768, 5, 32767, None], "t": ["a", "b", None, "d"]}
+    got = t.read()
+    assert got.schema.field("v").type == pa.int64()
+    assert got.sort_by("k").to_pydict() == want
+    t.write(pa.table({"k": [5], "v": [2**40], "t": ["e"]}, schema=t.schema))
+    want = {k: [*v, e] for (k, v), e in zip(want.items(), [5, 2**40, "e"], strict=True)}
+    assert t.read().sort_by("k").to_pydict() == want
+    assert t.read(columns=["v"]).column(0).to_pylist() == want["v"]
+
+
 @pytest.mark.parametrize(
     "frm,to",
     [(pa.int64(), pa.int32()), (pa.int32(), pa.uint64()), (pa.int64(), pa.float64()),
@@ -235,6 +253,61 @@ def test_widen_rule_matches_the_writers_conversion_rule():
                 assert widens_losslessly(a, b), (a, b)
 
 
+@pytest.mark.parametrize(
+    "typ,value",
+    [(pa.int8(), -128), (pa.int16(), 300), (pa.int32(), -(2**31)), (pa.int64(), 2**62),
+     (pa.uint8(), 255), (pa.uint16(), 7), (pa.uint32(), 2**32 - 1), (pa.uint64(), 2**64 - 1),
+     (pa.float32(), 0.25), (pa.float64(), -1e300), (pa.bool_(), True), (pa.bool_(), False),
+     (pa.string(), "ü-default"), (pa.large_string(), ""), (pa.float64(), 3)],
+)  # fmt: skip
+def test_a_default_is_what_rows_written_before_the_add_read(tmp_path, typ, value):
+    t = make(tmp_path)
+    t.write(pa.table({"k": [1, 2], "a": [1, 2], "s": ["x", "y"]}, schema=SCHEMA))
+    t.update_schema().add_column("d", typ, default=value).commit()
+    t.write(pa.table({"k": [2, 3], "a": [2, 3], "s": ["y", "z"], "d": pa.nulls(2, typ)}))
+    want = [value, None, None]  # rows 2 and 3 were written after the add, with null
+    assert t.read().sort_by("k").column("d").to_pylist() == want
+    assert t.lookup({"k": [1, 2, 3]}).column("d").to_pylist() == want
+    assert t.scan().take([0, 1, 2]).sort_by("k").column("d").to_pylist() == want
+    assert t.compact(full=True) is not None  # writes the default into the files
+    assert t.read().sort_by("k").column("d").to_pylist() == want
+    assert lamina.open_table(t.path).read().sort_by("k").column("d").to_pylist() == want
+
+
+def test_defaults_survive_rename_widen_and_reopen_and_go_with_a_drop(tmp_path):
+    import json
+    import os
+
+    t = make(tmp_path)
+    t.write(pa.table({"k": [1], "a": [1], "s": ["x"]}, schema=SCHEMA))
+    t.update_schema().add_column("d", pa.int16(), default=-5).commit()
+    t.update_schema().rename_column("d", "e").widen_column("e", pa.float64()).commit()
+    assert lamina.open_table(t.path).read().column("e").to_pylist() == [-5.0]
+    with open(os.path.join(t.path, "schema", f"schema-{t.current_snapshot().schema_id}.json")) as f:
+        doc = json.load(f)
+    assert doc["format_version"] == 2  # a version-1 reader would read null there
+    assert [x.get("default") for x in doc["fields"]] == [None, None, None, -5.0]
+    t.update_schema().drop_column("e").commit()
+    t.update_schema().add_column("e", pa.float64()).commit()  # a new column: no default
+    assert t.read().column("e").to_pylist() == [None]
+    with open(os.path.join(t.path, "schema", "schema-0.json")) as f:
+        assert json.load(f)["format_version"] == 1  # no defaults: still version 1
+
+
+@pytest.mark.parametrize(
+    "typ,value,match",
+    [(pa.int8(), 128, "does not fit"), (pa.uint8(), -1, "does not fit"),
+     (pa.int64(), "1", "does not fit"), (pa.int64(), True, "does not fit"),
+     (pa.float64(), float("nan"), "does not fit"), (pa.bool_(), 1, "does not fit"),
+     (pa.string(), "x" * 65, "does not fit"), (pa.binary(), b"x", "cannot have a default"),
+     (pa.list_(pa.int32()), [1], "cannot have a default")],
+)  # fmt: skip
+def test_bad_defaults_are_refused(tmp_path, typ, value, match):
+    t = make(tmp_path)
+    with pytest.raises(lamina.InvalidArgumentError, match=match):
+        t.update_schema().add_column("d", typ, default=value)
+
+
 # ---- the model test ---------------------------------------------------------------------
 
 ENGINES = ["deduplicate", "partial_update", "aggregate", "first_row"]
@@ -252,6 +325,7 @@ class Model:
         self.next_id = 4
         self.rows: dict[int, dict[int, Any]] = {}
         self.sum_id = 2 if engine == "aggregate" else None
+        self.defaults: dict[int, Any] = {}  # what rows without the column read
 
     def upsert(self, k: int, v: dict[int, Any]) -> None:
         old = self.rows.get(k)
@@ -260,6 +334,9 @@ class Model:
         elif self.engine == "first_row":
             pass
         else:  # partial_update, aggregate (last_non_null but for the summed column)
+            for fid in v:  # a column added since: the old version holds its default
+                if fid not in old and fid in self.defaults:
+                    old[fid] = self.defaults[fid]
             for fid, x in v.items():
                 if fid == self.sum_id:
                     y = old.get(fid)
@@ -268,7 +345,10 @@ class Model:
                     old[fid] = x
 
     def view(self) -> dict[int, dict[str, Any]]:
-        return {k: {n: r.get(fid) for fid, n, _ in self.cols} for k, r in self.rows.items()}
+        return {
+            k: {n: r[fid] if fid in r else self.defaults.get(fid) for fid, n, _ in self.cols}
+            for k, r in self.rows.items()
+        }
 
 
 class EvolutionMachine(RuleBasedStateMachine):
@@ -321,11 +401,19 @@ class EvolutionMachine(RuleBasedStateMachine):
     def compact(self, full: bool) -> None:
         self._record(self.t.compact(full=full))
 
-    @rule(kind=st.sampled_from(sorted(TYPES)), name=st.sampled_from(["a", "b", "c", "d"]))
-    def add_column(self, kind: str, name: str) -> None:
+    @rule(
+        kind=st.sampled_from(sorted(TYPES)),
+        name=st.sampled_from(["a", "b", "c", "d"]),
+        default=st.none() | st.integers(-3, 3) | st.text(max_size=3),
+    )
+    def add_column(self, kind: str, name: str, default: Any) -> None:
         if any(n == name for _, n, _ in self.m.cols):
             return
-        snap = self.t.update_schema().add_column(name, TYPES[kind]).commit()
+        if default is not None and isinstance(default, str) != kind.endswith("str"):
+            default = None  # only a default of the column's type
+        snap = self.t.update_schema().add_column(name, TYPES[kind], default=default).commit()
+        if default is not None:
+            self.m.defaults[self.m.next_id] = default
         self.m.cols.append((self.m.next_id, name, kind))
         self.m.next_id += 1
         self._record(snap)

@@ -20,6 +20,7 @@ class TableSpec:
         engine: str = "deduplicate",
         aggregates: dict[str, str] = ...,
         field_ids: list[int] | None = None,
+        defaults: dict[str, bytes] = ...,
     ) -> None: ...
     @property
     def key_columns(self) -> list[str]: ...

@@ -36,7 +36,13 @@ from lamina import options as opts
 from lamina.errors import CommitConflictError, InvalidArgumentError, SchemaError
 from lamina.format import FileReader
 from lamina.io import storage_errors
-from lamina.schema import MAX_FIELD_ID, MAX_SCHEMA_ID, TableSchema, check_supported
+from lamina.schema import (
+    MAX_FIELD_ID,
+    MAX_SCHEMA_ID,
+    TableSchema,
+    check_default,
+    check_supported,
+)
 from lamina.snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -63,15 +69,19 @@ class SchemaUpdate:
         ]
         self._next_id = self._base.next_field_id
         self._options = dict(self._base.options)
+        self._defaults = {self._base.field_ids[n]: v for n, v in self._base.defaults.items()}
         self._changes: list[str] = []
         self._done = False
         self.snapshot: Snapshot | None = None
 
     # ---- changes ------------------------------------------------------------------------
 
-    def add_column(self, name: str, type: pa.DataType, nullable: bool = True) -> SchemaUpdate:
-        """Adds a column at the end (``move_column`` places it); rows written before read
-        it as null, so it must be nullable."""
+    def add_column(
+        self, name: str, type: pa.DataType, nullable: bool = True, default: Any = None
+    ) -> SchemaUpdate:
+        """Adds a column at the end (``move_column`` places it). Rows written before read
+        it as ``default`` (None: null; integer, float, bool and string columns can have
+        one), and it is nullable: later writes may hold nulls in it."""
         self._check_open()
         self._check_new_name(name)
         if not isinstance(type, pa.DataType):
@@ -82,6 +92,8 @@ class SchemaUpdate:
             )
         field = pa.field(name, type, nullable=True)
         check_supported(pa.schema([field]))
+        if default is not None:
+            self._defaults[self._next_id] = check_default(type, default)
         if self._next_id > MAX_FIELD_ID:
             raise SchemaError("the table has used every field id")
         self._fields.append((self._next_id, field))
@@ -141,6 +153,8 @@ class SchemaUpdate:
                 _core.check_aggregates(probe.__arrow_c_schema__(), {name: agg})
             except InvalidArgumentError as e:
                 raise SchemaError(f"column {name!r}: {e}") from None
+        if fid in self._defaults:
+            self._defaults[fid] = check_default(type, self._defaults[fid])
         self._fields[i] = (fid, f.with_type(type))
         self._changes.append(f"widen {name} to {type}")
         return self
@@ -192,6 +206,7 @@ class SchemaUpdate:
             return self.snapshot
         self._check_unstamped_files(field_ids)
         base = self._base
+        defaults = {f.name: self._defaults[fid] for fid, f in self._fields if fid in self._defaults}
         new_id = self._write_schema_file(
             lambda sid: TableSchema(
                 id=sid,
@@ -203,6 +218,7 @@ class SchemaUpdate:
                 merge_engine=base.merge_engine,
                 options=self._options,
                 next_field_id=self._next_id,
+                defaults=defaults,
             )
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,10 @@ from lamina.errors import CorruptFileError, InvalidArgumentError
 if TYPE_CHECKING:
     from lamina.io import FileIO
 
-SCHEMA_FORMAT_VERSION = 1
+# 2: fields may have a "default" (a reader of version 1 would read null there); files
+# without defaults are still written as version 1.
+SCHEMA_FORMAT_VERSION = 2
+MAX_DEFAULT_BYTES = 64  # of a string default
 MAX_FIELDS = 1 << 17
 MAX_FIELD_ID = (1 << 31) - 1
 MAX_SCHEMA_ID = (1 << 31) - 1
@@ -178,6 +182,49 @@ def widens_losslessly(given: pa.DataType, expected: pa.DataType) -> bool:
     return False
 
 
+def check_default(typ: pa.DataType, value: Any) -> Any:
+    """``value`` as the default of a column of type ``typ`` (as stored in the schema
+    file: a JSON number, bool or string); InvalidArgumentError if it does not fit.
+
+    Defaults exist for integer, float, bool and string columns; a string default holds at
+    most MAX_DEFAULT_BYTES bytes, a float one is finite."""
+    if value is None:
+        raise InvalidArgumentError("a default cannot be null (omit it: old rows read null)")
+    if pa.types.is_boolean(typ):
+        ok = isinstance(value, bool)
+    elif pa.types.is_integer(typ):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif pa.types.is_floating(typ) and not pa.types.is_float16(typ):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value)
+        value = float(value) if ok else value
+    elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        ok = isinstance(value, str) and len(value.encode()) <= MAX_DEFAULT_BYTES
+    else:
+        raise InvalidArgumentError(
+            f"columns of type {typ} cannot have a default (integers, floats, bools, strings)"
+        )
+    if ok:
+        try:
+            pa.scalar(value, typ)
+        except (pa.ArrowInvalid, OverflowError, TypeError):
+            ok = False
+    if not ok:
+        raise InvalidArgumentError(f"default {md.brief(value)} does not fit type {typ}")
+    return value
+
+
+def default_bytes(typ: pa.DataType, value: Any) -> bytes:
+    """The bytes the core repeats for rows without the column (table/options.h)."""
+    if pa.types.is_boolean(typ):
+        return b"\x01" if value else b"\x00"
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return str(value).encode()
+    width = typ.bit_width // 8
+    data: bytes = pa.array([value], typ).buffers()[1].to_pybytes()
+    return data[:width]
+
+
 @dataclass(frozen=True)
 class TableSchema:
     """One version of a table's schema and its fixed properties."""
@@ -191,6 +238,7 @@ class TableSchema:
     merge_engine: str
     options: dict[str, str] = field(default_factory=dict)
     next_field_id: int = 0
+    defaults: dict[str, Any] = field(default_factory=dict)  # column -> value of old rows
 
     @functools.cached_property
     def core_spec(self) -> _core.TableSpec:
@@ -202,21 +250,25 @@ class TableSchema:
             self.merge_engine,
             opts.aggregates(self.options),
             [self.field_ids[f.name] for f in self.schema],
+            {n: default_bytes(self.schema.field(n).type, v) for n, v in self.defaults.items()},
         )
 
     def to_json(self) -> bytes:
+        fields = []
+        for f in self.schema:
+            entry = {
+                "id": self.field_ids[f.name],
+                "name": f.name,
+                "type": type_to_json(f.type),
+                "nullable": f.nullable,
+            }
+            if f.name in self.defaults:
+                entry["default"] = self.defaults[f.name]
+            fields.append(entry)
         doc = {
-            "format_version": 1,
+            "format_version": 2 if self.defaults else 1,
             "id": self.id,
-            "fields": [
-                {
-                    "id": self.field_ids[f.name],
-                    "name": f.name,
-                    "type": type_to_json(f.type),
-                    "nullable": f.nullable,
-                }
-                for f in self.schema
-            ],
+            "fields": fields,
             "next_field_id": self.next_field_id,
             "primary_key": list(self.primary_key),
             "partition_by": list(self.partition_by),
@@ -239,6 +291,7 @@ class TableSchema:
         md.check_format_version(doc, what, SCHEMA_FORMAT_VERSION)
         fields = []
         field_ids: dict[str, int] = {}
+        defaults: dict[str, Any] = {}
         for f in md.get_list(doc, "fields", what, MAX_FIELDS):
             if not isinstance(f, dict):
                 raise CorruptFileError(f"{what}: a field is not an object")
@@ -250,7 +303,13 @@ class TableSchema:
             if name in field_ids:
                 raise CorruptFileError(f"{what}: column {md.brief(name)} appears twice")
             field_ids[name] = fid
-            fields.append(pa.field(name, type_from_json(f.get("type")), nullable=nullable))
+            typ = type_from_json(f.get("type"))
+            fields.append(pa.field(name, typ, nullable=nullable))
+            if "default" in f:
+                try:
+                    defaults[name] = check_default(typ, f["default"])
+                except InvalidArgumentError as e:
+                    raise CorruptFileError(f"{what}: column {md.brief(name)}: {e}") from None
         if not fields:
             raise CorruptFileError(f"{what} has no columns")
         if len(set(field_ids.values())) != len(field_ids):
@@ -292,6 +351,7 @@ class TableSchema:
             merge_engine=engine,
             options=dict(options),
             next_field_id=next_id,
+            defaults=defaults,
         )
 
 

@@ -29,7 +29,8 @@ bool IsTableKey(const std::string& k) {
 table::TableOptions MakeOptions(pyb::object schema, std::vector<std::string> key_columns,
                                 const std::string& engine,
                                 const std::map<std::string, std::string>& aggregates,
-                                const std::optional<std::vector<int64_t>>& field_ids) {
+                                const std::optional<std::vector<int64_t>>& field_ids,
+                                const std::map<std::string, pyb::bytes>& defaults = {}) {
   table::TableOptions o;
   o.table_schema = ImportSchemaArg(schema);
   o.key_columns = std::move(key_columns);
@@ -37,6 +38,11 @@ table::TableOptions MakeOptions(pyb::object schema, std::vector<std::string> key
   for (const auto& [column, fn] : aggregates) o.aggregates[column] = ValueOrThrow(merge::ParseAggFn(fn));
   if (field_ids) {
     ThrowIfError(table::SetSchemaFieldIds(*field_ids, &o));
+  }
+  for (const auto& [column, bytes] : defaults) {
+    int c = o.table_schema.FieldIndex(column);
+    if (c < 0) throw StatusError(Status::SchemaError("default for unknown column '" + column + "'"));
+    ThrowIfError(table::SetDefault(&o, static_cast<size_t>(c), std::string(bytes)));
   }
   ThrowIfError(table::Validate(&o));
   return o;
@@ -105,16 +111,19 @@ void RegisterTableSpec(pyb::module_& m) {
       .def(pyb::init([](pyb::object schema, std::vector<std::string> key_columns,
                         const std::string& engine,
                         const std::map<std::string, std::string>& aggregates,
-                        std::optional<std::vector<int64_t>> field_ids) {
+                        std::optional<std::vector<int64_t>> field_ids,
+                        const std::map<std::string, pyb::bytes>& defaults) {
              return TableSpec{MakeOptions(schema, std::move(key_columns), engine, aggregates,
-                                          field_ids)};
+                                          field_ids, defaults)};
            }),
            pyb::arg("schema"), pyb::arg("key_columns"), pyb::arg("engine") = "deduplicate",
            pyb::arg("aggregates") = std::map<std::string, std::string>(),
            pyb::arg("field_ids") = pyb::none(),
+           pyb::arg("defaults") = std::map<std::string, pyb::bytes>(),
            "schema: an arrow_schema capsule of the user columns; field_ids: the schema "
            "file's id of each top-level column (data files written with the spec carry "
-           "them, and reads match file columns by them).")
+           "them, and reads match file columns by them); defaults: {column: value bytes} "
+           "(table/options.h SetDefault) that rows of files lacking the column read as.")
       .def_property_readonly("key_columns",
                              [](const TableSpec& s) { return s.options.key_columns; })
       .def_property_readonly("engine",

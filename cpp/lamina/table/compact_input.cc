@@ -65,6 +65,11 @@ Status OpenInput(const CompactInput& f, const TableOptions& o, Input* in) {
     in->at_of[t] = static_cast<int>(in->cols.size());
     in->cols.push_back(static_cast<size_t>(c));
   }
+  for (size_t t = 0; t < ts.fields.size(); ++t) {
+    if (in->at_of[t] >= 0 || !HasDefault(o, t)) continue;
+    in->at_of[t] = static_cast<int>(in->cols.size() + in->defaults.size());
+    in->defaults.push_back(t);
+  }
   in->num_rows = in->reader->num_rows();
   in->window_rows = kMinWindowRows;
   in->file_size = in->reader->file_size();
@@ -83,6 +88,7 @@ Status LoadWindow(Input* in, const TableOptions& o, uint64_t window_bytes, uint6
   in->views.clear();
   in->arrays.clear();
   LAMINA_RETURN_IF_ERROR(in->reader->ReadRange(in->cols, b, e, &in->arrays));
+  for (size_t t : in->defaults) in->arrays.push_back(DefaultArray(o, t, e - b));
   for (size_t t = 0; t < in->at_of.size(); ++t) {  // columns a schema change widened
     if (in->at_of[t] < 0) continue;
     LAMINA_RETURN_IF_ERROR(

@@ -31,7 +31,9 @@ struct Input {
   uint64_t num_rows = 0, file_size = 0;
   std::vector<size_t> cols;  // file columns read: keys (in key order), _kind, _seq, values
   int kind_at = -1, seq_at = -1;
-  std::vector<int> at_of;  // table column -> index into cols (-1: the file lacks it)
+  std::vector<int> at_of;  // table column -> index into arrays (-1: the file lacks it)
+  std::vector<size_t> defaults;  // table columns the file lacks that have a default: their
+                                 // arrays follow those of cols, in this order
   bool has_min_key = false;
   std::string min_key;  // footer range: no row has a smaller key (checked on read)
   uint64_t window_rows = 0;  // rows per window (the first window: see Open)

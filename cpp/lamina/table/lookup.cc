@@ -179,7 +179,9 @@ Status GatherRunKeys(const FileReader& r, const FileColumns& fc, const TableOpti
 
 // The run's `_kind`, `_seq` and requested non-key columns, taken from the file.
 Status TakeRunValues(const std::string& path, FileReader& r, const FileColumns& fc,
-                     const Schema& requested, const std::vector<int64_t>& rows, Run* run) {
+                     const TableOptions& o, const Request& req, const std::vector<int64_t>& rows,
+                     Run* run) {
+  const Schema& requested = req.schema;
   size_t ncols = requested.fields.size();
   std::vector<size_t> want;
   std::vector<int> slot;  // -1: _kind, -2: _seq, else request index
@@ -213,6 +215,12 @@ Status TakeRunValues(const std::string& path, FileReader& r, const FileColumns& 
       run->values[i] = std::move(taken[w]);
     }
   }
+  for (size_t i = 0; i < ncols; ++i) {  // columns the file lacks but that have a default
+    size_t t = static_cast<size_t>(req.table_col[i]);
+    if (req.key_pos[i] >= 0 || fc.value[i] >= 0 || !HasDefault(o, t)) continue;
+    run->values[i] = DefaultArray(o, t, rows.size());
+    run->column_of[i] = INT32_MAX;  // present, not from the file
+  }
   for (size_t i = 0; i < ncols; ++i) {
     if (run->column_of[i] >= 0) run->value_views[i] = merge::ViewOf(run->values[i]);
   }
@@ -244,7 +252,7 @@ Status SearchFile(const ReadFile& f, const LookupKeys& keys, const TableOptions&
   if (run->rows == 0) return Status::OK();
   // Key columns: gathered from what was decoded. The rest: taken from the file.
   LAMINA_RETURN_IF_ERROR(GatherRunKeys(r, fc, o, found, run));
-  return TakeRunValues(f.path, r, fc, req.schema, found.rows, run);
+  return TakeRunValues(f.path, r, fc, o, req, found.rows, run);
 }
 
 // The index in `keys` of each folded key (both are ascending, so one forward walk).

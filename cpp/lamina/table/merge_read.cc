@@ -8,6 +8,7 @@
 #include "lamina/merge/key.h"
 #include "lamina/merge/loser_tree.h"
 #include "lamina/merge/mread_merge.h"
+#include "lamina/arrow/widen.h"
 #include "lamina/table/run_columns.h"
 #include "lamina/util/parallel.h"
 
@@ -74,8 +75,10 @@ Status ReadSeq(const ReadFile& f, Run* run) {
 }
 
 // Reads key-disjoint runs (no deletes) without a merge: the requested columns of the runs
-// in key order are decoded straight into the output arrays. False (nothing done) if a run
-// lacks a requested column or types differ: the merge path reports or handles those.
+// in key order are decoded straight into the output arrays. A column every run holds in
+// one narrower type (a column a schema change widened, all files older) is widened once
+// after decoding. False (nothing done) if a run lacks a requested column or the runs'
+// types differ: the merge path reports or handles those.
 Result<bool> ReadConcatenated(std::vector<Run>& runs, const std::vector<uint32_t>& order,
                               const std::vector<std::string>& columns,
                               const std::vector<int>& table_col, const std::vector<int>& key_pos,
@@ -90,7 +93,15 @@ Result<bool> ReadConcatenated(std::vector<Run>& runs, const std::vector<uint32_t
     for (size_t i = 0; i < columns.size(); ++i) {
       if (reuse_keys && key_pos[i] >= 0) continue;
       int c = FileColumn(fs, ts.fields[table_col[i]]);
-      if (c < 0 || !fs.fields[c].type.Equals(ts.fields[table_col[i]].type)) return false;
+      if (c < 0) return false;
+      const DataType& ft = fs.fields[c].type;
+      const DataType& tt = ts.fields[table_col[i]].type;
+      if (!ft.Equals(tt) && !CanWiden(ft, tt)) return false;
+      if (!parts.empty()) {  // the type every run must share: the first run's
+        const format::FileReader::Part& p0 = parts.front();
+        size_t j = part.columns.size();
+        if (!p0.reader->schema().fields[p0.columns[j]].type.Equals(ft)) return false;
+      }
       part.columns.push_back(static_cast<size_t>(c));
       if (parts.empty()) slot.push_back(i);
     }
@@ -99,7 +110,10 @@ Result<bool> ReadConcatenated(std::vector<Run>& runs, const std::vector<uint32_t
   std::vector<OwnedArray> arrays;
   LAMINA_RETURN_IF_ERROR(format::FileReader::ReadConcat(parts, &arrays));
   result->columns.resize(columns.size());
-  for (size_t j = 0; j < slot.size(); ++j) result->columns[slot[j]] = std::move(arrays[j]);
+  for (size_t j = 0; j < slot.size(); ++j) {
+    LAMINA_RETURN_IF_ERROR(ToTableType(ts.fields[table_col[slot[j]]], &arrays[j]));
+    result->columns[slot[j]] = std::move(arrays[j]);
+  }
   int64_t rows = 0;
   for (uint32_t r : order) rows += static_cast<int64_t>(runs[r].reader->num_rows());
   if (reuse_keys) {
@@ -236,7 +250,14 @@ Result<MergeResult> MergeRead(const std::vector<ReadFile>& files,
     for (size_t i = 0; i < columns.size(); ++i) {
       if (key_pos[i] >= 0) continue;
       LAMINA_ASSIGN_OR_RETURN(int c, ValueColumn(files[r].path, fs, ts.fields[table_col[i]]));
-      if (c < 0) continue;
+      if (c < 0) {
+        size_t t = static_cast<size_t>(table_col[i]);
+        if (!HasDefault(o, t)) continue;  // the file lacks the column: null
+        run.values[i] = DefaultArray(o, t, static_cast<size_t>(run.reader->num_rows()));
+        run.value_views[i] = merge::ViewOf(run.values[i]);
+        run.column_of[i] = INT32_MAX;  // present, not from the file
+        continue;
+      }
       run.column_of[i] = c;
       want.push_back(static_cast<size_t>(c));
       slot.push_back(i);

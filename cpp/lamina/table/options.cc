@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <set>
 #include <string>
@@ -40,6 +41,58 @@ Status SetSchemaFieldIds(const std::vector<int64_t>& ids, TableOptions* o) {
   o->schema_field_ids = true;
   o->validated = false;
   return Status::OK();
+}
+
+Status SetDefault(TableOptions* o, size_t c, std::string bytes) {
+  const std::vector<Field>& fields = o->table_schema.fields;
+  if (c >= fields.size()) return Status::InvalidArgument("no such column for a default");
+  const DataType& t = fields[c].type;
+  bool fixed = t.byte_width() > 0 && !t.is_list_like() && t.id != TypeId::kFixedSizeList;
+  if (t.id == TypeId::kBool) {
+    if (bytes.size() != 1 || static_cast<uint8_t>(bytes[0]) > 1) {
+      return Status::InvalidArgument("a bool default is one byte, 0 or 1");
+    }
+  } else if (fixed) {
+    if (bytes.size() != static_cast<size_t>(t.byte_width())) {
+      return Status::InvalidArgument("default of column '" + fields[c].name + "' has " +
+                                     std::to_string(bytes.size()) + " bytes, its type " +
+                                     std::to_string(t.byte_width()));
+    }
+  } else if (!t.is_binary_like()) {
+    return Status::InvalidArgument("column '" + fields[c].name + "' of type " + t.ToString() +
+                                   " cannot have a default");
+  }
+  o->default_bytes.resize(fields.size());
+  o->has_default.resize(fields.size(), false);
+  o->default_bytes[c] = std::move(bytes);
+  o->has_default[c] = true;
+  return Status::OK();
+}
+
+OwnedArray DefaultArray(const TableOptions& o, size_t c, size_t n) {
+  const DataType& t = o.table_schema.fields[c].type;
+  const std::string& v = o.default_bytes[c];
+  OwnedArray a;
+  a.type = t;
+  a.length = static_cast<int64_t>(n);
+  if (t.id == TypeId::kBool) {
+    a.values = Buffer::Allocate((n + 7) / 8);
+    if (v[0] != 0) std::memset(a.values->data(), 0xFF, (n + 7) / 8);
+  } else if (t.is_binary_like()) {
+    bool large = t.has_large_offsets();
+    a.values = Buffer::Allocate((n + 1) * (large ? 8 : 4), /*zero=*/false);
+    for (size_t i = 0; i <= n; ++i) {
+      int64_t off = static_cast<int64_t>(i * v.size());
+      if (large) a.values->as<int64_t>()[i] = off;
+      else a.values->as<int32_t>()[i] = static_cast<int32_t>(off);
+    }
+    a.data = Buffer::Allocate(n * v.size(), /*zero=*/false);
+    for (size_t i = 0; i < n; ++i) std::memcpy(a.data->data() + i * v.size(), v.data(), v.size());
+  } else {
+    a.values = Buffer::Allocate(n * v.size(), /*zero=*/false);
+    for (size_t i = 0; i < n; ++i) std::memcpy(a.values->data() + i * v.size(), v.data(), v.size());
+  }
+  return a;
 }
 
 Schema DataFileSchema(const TableOptions& o, bool with_seq) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "lamina/arrow/array.h"
 #include "lamina/arrow/types.h"
 #include "lamina/merge/engine.h"
 #include "lamina/util/status.h"
@@ -33,6 +34,11 @@ struct TableOptions {
   merge::Engine engine = merge::Engine::kDeduplicate;
   std::map<std::string, merge::AggFn> aggregates;  // aggregate engine only
 
+  // Per table column: the value rows of files without the column read as (a column added
+  // with a default, issue 12), or empty (those rows read null). See DefaultValue.
+  std::vector<std::string> default_bytes;
+  std::vector<bool> has_default;
+
   // True when table_schema's top-level field ids are the schema file's (SetSchemaFieldIds):
   // data files are written with them and read by them.
   bool schema_field_ids = false;
@@ -45,6 +51,19 @@ struct TableOptions {
 // Gives table column i the schema file's field id ids[i] (nested fields get 0).
 // InvalidArgument unless there is one id per column, each in [1, 2^31-1] and distinct.
 Status SetSchemaFieldIds(const std::vector<int64_t>& ids, TableOptions* options);
+
+// Sets table column `c`'s default: for integer, float, bool, date and timestamp columns the
+// value's little-endian bytes in the column's width (bool: one byte 0/1), for string and
+// binary columns the bytes themselves. InvalidArgument for other types or a wrong size.
+Status SetDefault(TableOptions* options, size_t c, std::string bytes);
+
+// `n` copies of table column `c`'s default (REQUIRES: has_default[c]).
+OwnedArray DefaultArray(const TableOptions& options, size_t c, size_t n);
+
+// True if column `c` has a default.
+inline bool HasDefault(const TableOptions& o, size_t c) {
+  return c < o.has_default.size() && o.has_default[c];
+}
 
 // The schema of the data files of the table: its columns, `_kind`, and `_seq` when
 // `with_seq` (compaction output). With schema field ids, they are stamped (metadata

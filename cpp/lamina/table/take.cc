@@ -19,10 +19,11 @@ using Request = RequestedColumns;
 
 // Rows of files: output row j is row rows[j] of file slot[j]. expected[f] is file f's row
 // count from its manifest entry (checked), or UINT64_MAX (not checked). A file that lacks
-// a requested column contributes nulls to it.
+// a requested column contributes nulls to it, or the column's default.
 Result<MergeResult> GatherFileRows(const std::vector<std::string>& paths,
                                    const std::vector<uint64_t>& expected,
-                                   const std::vector<std::string>& columns, const Request& req,
+                                   const std::vector<std::string>& columns,
+                                   const TableOptions& o, const Request& req,
                                    const std::vector<uint32_t>& slot,
                                    const std::vector<int64_t>& rows) {
   size_t nf = paths.size(), m = slot.size();
@@ -61,6 +62,12 @@ Result<MergeResult> GatherFileRows(const std::vector<std::string>& paths,
     for (size_t i = 0; i < columns.size(); ++i) {
       if (column_of[f][i] < 0) continue;
       LAMINA_RETURN_IF_ERROR(ToTableType(req.schema.fields[i], &taken[f][column_of[f][i]]));
+    }
+    for (size_t i = 0; i < columns.size(); ++i) {  // lacked by the file, with a default
+      size_t t = static_cast<size_t>(req.table_col[i]);
+      if (column_of[f][i] >= 0 || !HasDefault(o, t)) continue;
+      column_of[f][i] = static_cast<int>(taken[f].size());
+      taken[f].push_back(DefaultArray(o, t, local[f].size()));
     }
     return Status::OK();
   }));
@@ -135,7 +142,7 @@ Result<MergeResult> TakeRows(const std::vector<TakeFile>& files,
     slot[j] = static_cast<uint32_t>(f);
     rows[j] = static_cast<int64_t>(p - start[f]);
   }
-  return GatherFileRows(paths, expected, columns, req, slot, rows);
+  return GatherFileRows(paths, expected, columns, o, req, slot, rows);
 }
 
 namespace {
@@ -304,11 +311,12 @@ Result<MergeResult> TakeSplits(const std::vector<TakeSplit>& splits,
   Route(splits, plan, positions, m, &rt);
   if (plan.merged_ids.empty()) {
     // Every row comes straight from files, in request order.
-    return GatherFileRows(rt.paths, rt.expected, columns, req, rt.direct_slot, rt.direct_row);
+    return GatherFileRows(rt.paths, rt.expected, columns, o, req, rt.direct_slot,
+                          rt.direct_row);
   }
   std::vector<MergeResult> parts(1 + plan.merged_ids.size());
   if (!rt.direct_slot.empty()) {
-    LAMINA_ASSIGN_OR_RETURN(parts[0], GatherFileRows(rt.paths, rt.expected, columns, req,
+    LAMINA_ASSIGN_OR_RETURN(parts[0], GatherFileRows(rt.paths, rt.expected, columns, o, req,
                                                      rt.direct_slot, rt.direct_row));
   }
   LAMINA_RETURN_IF_ERROR(LookupMerged(splits, plan, columns, o, &rt, &parts));
