@@ -28,6 +28,7 @@ from lamina._models import DataFile, Snapshot, files_by_bucket
 from lamina._retry import read_snapshot
 from lamina.errors import InvalidArgumentError
 from lamina.scan import check_columns
+from lamina.schema import TableSchema
 
 if TYPE_CHECKING:
     from lamina.scan import Scan
@@ -53,21 +54,31 @@ def lookup(ctx: TableContext, keys: Any, columns: Sequence[str] | None = None) -
     if key_table.num_rows == 0:
         return empty
 
-    def at(snap: Snapshot | None) -> Any:
-        by_bucket = files_by_bucket(ctx.live_files(snap))
-        if not by_bucket:
-            return None
-        order = sorted(by_bucket.items(), key=lambda kv: (repr(kv[0][0]), kv[0][1]))
-        groups = [
-            (bucket, [(os.path.join(ctx.root, f.path), f.priority) for f in fs])
-            for (_, bucket), fs in order
-        ]
-        return _core.table_lookup(groups, key_table, ts.buckets, cols, core_options(ts))
-
     # A snapshot expired under the lookup: look the keys up in the new latest one.
-    caps = read_snapshot(ctx.store, ctx.store.latest(), at, follow_latest=True)
-    if caps is None:
-        return empty
+    got = read_snapshot(
+        ctx.store,
+        ctx.store.latest(),
+        lambda snap: lookup_at(ctx, ts, snap, key_table, cols),
+        follow_latest=True,
+    )
+    return empty if got is None else got
+
+
+def lookup_at(
+    ctx: TableContext, ts: TableSchema, snap: Snapshot | None, key_table: pa.Table, cols: list[str]
+) -> pa.Table | None:
+    """The rows of ``key_table``'s keys (conformed key columns) in snapshot ``snap``, read
+    through schema ``ts`` (columns by field id), in request order; None for a snapshot
+    without files. Raises what reading the snapshot's files raises (see ``_retry``)."""
+    by_bucket = files_by_bucket(ctx.live_files(snap))
+    if not by_bucket:
+        return None
+    order = sorted(by_bucket.items(), key=lambda kv: (repr(kv[0][0]), kv[0][1]))
+    groups = [
+        (bucket, [(os.path.join(ctx.root, f.path), f.priority) for f in fs])
+        for (_, bucket), fs in order
+    ]
+    caps = _core.table_lookup(groups, key_table, ts.buckets, cols, core_options(ts))
     return pa.Table.from_batches([batch_from_capsules(caps)])
 
 

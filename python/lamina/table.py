@@ -168,6 +168,42 @@ class Table:
         matched by field id). See ``lamina.evolution`` and docs/tables.md."""
         return SchemaUpdate(self._ctx)
 
+    def changes(
+        self,
+        start: SnapshotRef,
+        end: SnapshotRef = None,
+        columns: Sequence[str] | None = None,
+        filter: Any = None,
+        per_snapshot: bool = False,
+    ) -> pa.Table:
+        """The changes of the merged table in snapshots (start, end] (end None: latest).
+
+        One row per changed key: its columns (the key first; ``columns`` picks the rest),
+        ``_row_kind`` (``+I`` insert, ``-U``/``+U`` the images before and after an update,
+        ``-D`` delete) and ``_snapshot_id`` (the last snapshot in the range that wrote the
+        key). A key written several times in the range appears once, its state at
+        ``start`` against its state at ``end``; ``per_snapshot=True`` gives one entry per
+        snapshot instead. Images are rows of the merged table (every engine), read in the
+        schema of ``end``; an update that changed nothing, a delete of an absent key and
+        compaction or schema snapshots contribute nothing. ``filter`` (a pyarrow
+        expression) applies to each image row. ``start``/``end`` take an id, a tag or a
+        datetime; ``start=0``: from the empty table before the first snapshot.
+
+        Raises:
+            SnapshotExpiredError: A snapshot in the range was expired.
+            InvalidArgumentError: ``end`` is before ``start``, or a bad reference.
+        """
+        from lamina.changes import changes_between
+
+        if start is None:
+            raise InvalidArgumentError("start must be a snapshot id, a tag, a datetime or 0")
+        from_empty = isinstance(start, int) and not isinstance(start, bool) and start == 0
+        a = None if from_empty else self.snapshot(start)
+        b = self.snapshot(end)
+        if b is None:  # a table without snapshots has no changes
+            return changes_between(self._ctx, None, None, columns, filter, per_snapshot)
+        return changes_between(self._ctx, a, b, columns, filter, per_snapshot)
+
     def schema_history(self) -> list[tuple[int, pa.Schema]]:
         """(schema id, schema) of every schema the retained snapshots use, oldest first
         (schema 0, the one the table was created with, always)."""
