@@ -62,16 +62,14 @@ Status SetDefault(TableOptions* o, size_t c, std::string bytes) {
     return Status::InvalidArgument("column '" + fields[c].name + "' of type " + t.ToString() +
                                    " cannot have a default");
   }
-  o->default_bytes.resize(fields.size());
-  o->has_default.resize(fields.size(), false);
-  o->default_bytes[c] = std::move(bytes);
-  o->has_default[c] = true;
+  o->defaults.resize(fields.size());
+  o->defaults[c] = std::move(bytes);
   return Status::OK();
 }
 
 OwnedArray DefaultArray(const TableOptions& o, size_t c, size_t n) {
   const DataType& t = o.table_schema.fields[c].type;
-  const std::string& v = o.default_bytes[c];
+  const std::string& v = *o.defaults[c];
   OwnedArray a;
   a.type = t;
   a.length = static_cast<int64_t>(n);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,10 +35,9 @@ struct TableOptions {
   merge::Engine engine = merge::Engine::kDeduplicate;
   std::map<std::string, merge::AggFn> aggregates;  // aggregate engine only
 
-  // Per table column: the value rows of files without the column read as (a column added
-  // with a default, issue 12), or empty (those rows read null). See DefaultValue.
-  std::vector<std::string> default_bytes;
-  std::vector<bool> has_default;
+  // Per table column (or shorter): the value rows of files without the column read as (a
+  // column added with a default, issue 12); nullopt: those rows read null. SetDefault.
+  std::vector<std::optional<std::string>> defaults;
 
   // True when table_schema's top-level field ids are the schema file's (SetSchemaFieldIds):
   // data files are written with them and read by them.
@@ -57,12 +57,12 @@ Status SetSchemaFieldIds(const std::vector<int64_t>& ids, TableOptions* options)
 // binary columns the bytes themselves. InvalidArgument for other types or a wrong size.
 Status SetDefault(TableOptions* options, size_t c, std::string bytes);
 
-// `n` copies of table column `c`'s default (REQUIRES: has_default[c]).
+// `n` copies of table column `c`'s default (REQUIRES: HasDefault(options, c)).
 OwnedArray DefaultArray(const TableOptions& options, size_t c, size_t n);
 
 // True if column `c` has a default.
 inline bool HasDefault(const TableOptions& o, size_t c) {
-  return c < o.has_default.size() && o.has_default[c];
+  return c < o.defaults.size() && o.defaults[c].has_value();
 }
 
 // The schema of the data files of the table: its columns, `_kind`, and `_seq` when
