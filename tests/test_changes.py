@@ -142,12 +142,18 @@ ENGINES = ["deduplicate", "partial_update", "aggregate", "first_row"]
 
 class ChangesMachine(RuleBasedStateMachine):
     engine = "deduplicate"
+    producer = "none"
 
     @initialize()
     def setup(self) -> None:
         self.dir = tempfile.mkdtemp()
-        self.t = make_at(self.dir, self.engine)
+        self.t = make_at(self.dir, self.engine, self.producer)
         self.pk = ["k"]
+
+    @rule(producer=st.sampled_from(["none", "lookup"]))
+    def set_producer(self, producer: str) -> None:
+        # Written changelogs and computed ones mix in one range.
+        self.t.update_schema().set_option("changelog.producer", producer).commit()
 
     def teardown(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -220,8 +226,9 @@ class ChangesMachine(RuleBasedStateMachine):
         assert state == rows_of(self.t.read(), self.pk)
 
 
-def make_at(path: str, engine: str) -> lamina.Table:
+def make_at(path: str, engine: str, producer: str = "none") -> lamina.Table:
     options = {"fields.a.aggregate": "sum"} if engine == "aggregate" else {}
+    options["changelog.producer"] = producer
     return lamina.create_table(
         path + "/t", SCHEMA, primary_key=["k"], merge_engine=engine, options=options
     )
@@ -235,8 +242,10 @@ def _read_as(t: lamina.Table, sid: int, ts: Any) -> pa.Table:
     return Scan(t._ctx, None, None, snap, schema_id=ts.id).to_arrow()
 
 
+@pytest.mark.parametrize("producer", ["none", "lookup"])
 @pytest.mark.parametrize("engine", ENGINES)
-def test_changes_invariant(engine):
-    machine = type(f"Changes_{engine}", (ChangesMachine,), {"engine": engine})
+def test_changes_invariant(engine, producer):
+    attrs = {"engine": engine, "producer": producer}
+    machine = type(f"Changes_{engine}_{producer}", (ChangesMachine,), attrs)
     machine.TestCase.settings = settings(max_examples=30, stateful_step_count=18, deadline=None)
     machine.TestCase().runTest()

@@ -70,8 +70,16 @@ def lookup_at(
     """The rows of ``key_table``'s keys (conformed key columns) in snapshot ``snap``, read
     through schema ``ts`` (columns by field id), in request order; None for a snapshot
     without files. Raises what reading the snapshot's files raises (see ``_retry``)."""
-    by_bucket = files_by_bucket(ctx.live_files(snap))
-    if not by_bucket:
+    return lookup_files(ctx, ts, ctx.live_files(snap), key_table, cols)
+
+
+def lookup_files(
+    ctx: TableContext, ts: TableSchema, files: list[DataFile], key_table: pa.Table, cols: list[str]
+) -> pa.Table | None:
+    """``lookup_at`` over an explicit list of data files (their priorities order the
+    versions of a key); None for no files."""
+    by_bucket = files_by_bucket(files)
+    if not by_bucket or key_table.num_rows == 0:
         return None
     order = sorted(by_bucket.items(), key=lambda kv: (repr(kv[0][0]), kv[0][1]))
     groups = [

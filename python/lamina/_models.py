@@ -34,6 +34,8 @@ MAX_SNAPSHOT_ID = (1 << (63 - PRIORITY_SHIFT)) - 1
 MAX_SCHEMA_ID = (1 << 31) - 1
 MAX_MANIFESTS = 1 << 16  # commits merge manifests past manifest.merge_min_count
 
+CHANGELOG_DIR = "changelog"  # the folder of changelog files, under the table root
+
 Partition = tuple[tuple[str, Any], ...]
 
 
@@ -74,6 +76,10 @@ class Snapshot:
     record_count: int
     commit_user: str
     summary: dict[str, Any] = field(default_factory=dict)
+    # The changelog files (relative paths under changelog/) holding this snapshot's
+    # changes of the merged table, written at commit time (option changelog.producer);
+    # None: none was written (changes are computed by lookups), (): it changed nothing.
+    changelog: tuple[str, ...] | None = None
 
     def to_json(self) -> bytes:
         doc = {
@@ -89,6 +95,8 @@ class Snapshot:
             "commit_user": self.commit_user,
             "summary": self.summary,
         }
+        if self.changelog is not None:
+            doc["changelog"] = list(self.changelog)
         return json.dumps(doc, indent=2, sort_keys=True).encode()
 
     @staticmethod
@@ -119,6 +127,16 @@ class Snapshot:
         if not isinstance(summary, dict):
             raise CorruptFileError(f"{what}: summary must be an object")
         md.check_plain(summary, f"{what} summary")
+        changelog = None
+        if doc.get("changelog") is not None:
+            changelog = md.get_str_list(doc, "changelog", what, MAX_FILES_PER_COMMIT)
+            for path in changelog:
+                head, _, name = path.partition("/")
+                if head != CHANGELOG_DIR:
+                    raise CorruptFileError(
+                        f"{what}: changelog file {path[:80]!r} is not in changelog/"
+                    )
+                md.check_name(name, what)
         return Snapshot(
             id=sid,
             parent_id=None if parent is None else int(parent),
@@ -130,6 +148,7 @@ class Snapshot:
             record_count=md.get_int(doc, "record_count", what),
             commit_user=md.get_str(doc, "commit_user", what),
             summary=summary,
+            changelog=None if changelog is None else tuple(changelog),
         )
 
 

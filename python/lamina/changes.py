@@ -1,48 +1,59 @@
 """Changelog reads: ``Table.changes(start, end)``, the changes of the merged table.
 
-Design (docs/tables.md, "Changes"): no changelog is written at commit time. The keys a
-range of snapshots touched are the keys of the data files its write, delete and
-transaction snapshots added (each snapshot's own manifest lists them; only their key
-columns are decoded). Their before-images (at ``start``) and after-images (at ``end``)
-come from the C++ lookup path, which folds every version with the merge engine, so the
-images are rows of the merged table for every engine, and the cost follows the number
-of touched keys, not the size of the table. Compaction and schema snapshots touch no key.
+Design (docs/tables.md, "Changes"). Every write, delete or transaction snapshot has a
+changelog: its changes of the merged table (``lamina.changelog``), either written at
+commit time (option ``changelog.producer=lookup``: a read of one sorted file) or computed
+here: the keys of the data files the snapshot added (key columns only) looked up through
+the C++ lookup path before and after it. Compaction and schema snapshots have none: they
+leave the merged table as it was.
+
+``changes(a, b)`` of a range without any written changelog looks the range's touched
+keys up once at ``a`` and once at ``b``. Otherwise each content snapshot's changelog is
+read (or computed) and, unless ``per_snapshot``, folded per key: its first image in the
+range is its state at ``a`` (``-U``/``-D``: present; ``+I``: absent), its last its state
+at ``b`` (``+I``/``+U``: present; ``-D``: absent).
 
 Per touched key: absent before and present after → ``+I``; present before, absent after
 → ``-D``; present in both → ``-U`` (before) then ``+U`` (after), unless the two images
-are equal in every column (then nothing: an update that changed nothing is dropped);
-absent in both → nothing (a delete of an absent key, or an insert deleted again).
-``_snapshot_id`` is the last snapshot in the range that wrote the key. Both images are
-read through the schema of ``end`` (columns by field id), so applying ``changes(a, b)``
-to ``read(snapshot=a)`` projected into that schema gives ``read(snapshot=b)``.
+are equal in every requested column (then nothing: an update that changed nothing is
+dropped); absent in both → nothing (a delete of an absent key, or an insert deleted
+again). ``_snapshot_id`` is the last snapshot in the range that changed the key. Images
+are read through the schema of ``end`` (columns by field id), so applying
+``changes(a, b)`` to ``read(snapshot=a)`` projected into that schema gives
+``read(snapshot=b)``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lamina import _core
 from lamina._lookup import lookup_at
-from lamina._models import ADD, Snapshot
+from lamina._models import Snapshot
+from lamina.changelog import (
+    CONTENT_KINDS,
+    KIND_ORDER,
+    ROW_KIND,
+    SNAPSHOT_ID,
+    added_files,
+    diff_images,
+    equal_rows,
+    key_bytes,
+    read_changelog,
+    touched_keys,
+)
 from lamina.errors import InvalidArgumentError, SnapshotExpiredError
-from lamina.format import FileReader
 from lamina.scan import check_columns
 from lamina.schema import TableSchema
 
 if TYPE_CHECKING:
     from lamina._context import TableContext
 
-__all__ = ["ROW_KIND", "SNAPSHOT_ID", "changes_between"]
-
-ROW_KIND = "_row_kind"
-SNAPSHOT_ID = "_snapshot_id"
-_KIND_ORDER = {"-D": 0, "-U": 1, "+U": 2, "+I": 3}  # within one key
-_CONTENT_KINDS = ("append", "delete")
+__all__ = ["ROW_KIND", "SNAPSHOT_ID", "changes_between", "snapshot_changes"]
 
 
 def changes_between(
@@ -65,17 +76,45 @@ def changes_between(
     ts = ctx.table_schema(end.schema_id)
     cols = _columns(ts, columns)
     snaps = _range(ctx, first, end.id)
-    if not per_snapshot:
-        return _net(ctx, ts, start, end, snaps, cols, filter)
-    parts = []
-    prev = start
-    for s in snaps:
-        if s.kind in _CONTENT_KINDS:
-            parts.append(_net(ctx, ts, prev, s, [s], cols, filter))
-        prev = s
+    content = [s for s in snaps if s.kind in CONTENT_KINDS]
+    if not content:
+        return _empty(ts, cols)
+    if not per_snapshot and all(s.changelog is None for s in content):
+        out = _by_lookup(ctx, ts, start, end, content, cols)  # two lookups for the range
+    else:
+        parents = {s.id: p for p, s in zip([start, *snaps], snaps)}
+        exact = per_snapshot or len(content) == 1
+        parts = [snapshot_changes(ctx, ts, s, parents[s.id], cols, exact) for s in content]
+        if exact:
+            out = pa.concat_tables(parts)
+        else:
+            out = _fold(ts, pa.concat_tables(parts), cols)
+    if filter is not None:
+        out = out.filter(filter)
+    return out
+
+
+def snapshot_changes(
+    ctx: TableContext,
+    ts: TableSchema,
+    snap: Snapshot,
+    parent: Snapshot | None,
+    cols: list[str],
+    drop_unchanged: bool = True,
+) -> pa.Table:
+    """The changes content snapshot ``snap`` made on top of ``parent`` (its parent, None
+    for none), in schema ``ts``: its written changelog, else computed by two lookups.
+    Rows sorted by key then kind; ``-U``/``+U`` pairs equal in ``cols`` are dropped unless
+    ``drop_unchanged`` is False (a fold compares the images of the whole range)."""
+    if snap.changelog is None:
+        return _by_lookup(ctx, ts, parent, snap, [snap], cols)
+    parts = [read_changelog(ctx, ts, path, cols) for path in snap.changelog]
     if not parts:
         return _empty(ts, cols)
-    return pa.concat_tables(parts)
+    out = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    if drop_unchanged and set(cols) != set(ts.schema.names):
+        out = _drop_unchanged(ts, out, cols)  # pairs may differ only in other columns
+    return out.append_column(SNAPSHOT_ID, pa.repeat(snap.id, out.num_rows).cast(pa.int64()))
 
 
 def _columns(ts: TableSchema, columns: Sequence[str] | None) -> list[str]:
@@ -106,103 +145,113 @@ def _empty(ts: TableSchema, cols: list[str]) -> pa.Table:
     )
 
 
-def _touched(ctx: TableContext, ts: TableSchema, snaps: list[Snapshot]) -> pa.Table:
-    """The distinct keys the content snapshots wrote, with the last snapshot that did."""
-    pk = list(ts.primary_key)
-    parts = []
-    for s in snaps:
-        if s.kind not in _CONTENT_KINDS:
-            continue  # compaction and schema changes leave the merged table as it was
-        for name in s.delta_manifests:
-            kinds, files = ctx.store.read_manifest(name)
-            for kind, f in zip(kinds, files, strict=True):
-                if kind != ADD or f.snapshot_id != s.id:
-                    continue
-                keys = FileReader(os.path.join(ctx.root, f.path)).read(pk)
-                keys = keys.cast(pa.schema([ts.schema.field(c) for c in pk]))
-                parts.append(keys.append_column(SNAPSHOT_ID, pa.repeat(s.id, keys.num_rows)))
-    if not parts:
-        return pa.schema(
-            [*[ts.schema.field(c) for c in pk], (SNAPSHOT_ID, pa.int64())]
-        ).empty_table()
-    table = pa.concat_tables(parts)
-    return (
-        table.group_by(pk, use_threads=False)
-        .aggregate([(SNAPSHOT_ID, "max")])
-        .rename_columns([*pk, SNAPSHOT_ID])
-    )
-
-
-def _key_bytes(table: pa.Table, pk: list[str]) -> pa.Array:
-    if table.num_rows == 0:
-        return pa.array([], pa.binary())
-    return pa.array(_core.normalize_keys(table.select(pk), pk), pa.binary())
-
-
-def _net(
+def _by_lookup(
     ctx: TableContext,
     ts: TableSchema,
     start: Snapshot | None,
     end: Snapshot,
-    snaps: list[Snapshot],
+    content: list[Snapshot],
     cols: list[str],
-    filter: Any,
 ) -> pa.Table:
+    """The net changes of ``content`` (the write snapshots in (start, end]) computed by
+    looking their touched keys up at ``start`` and at ``end``."""
     pk = list(ts.primary_key)
-    touched = _touched(ctx, ts, snaps)
+    parts = []
+    for s in content:
+        keys = touched_keys(ctx, ts, added_files(ctx, s))
+        parts.append(
+            keys.append_column(SNAPSHOT_ID, pa.repeat(s.id, keys.num_rows).cast(pa.int64()))
+        )
+    touched = pa.concat_tables(parts)
+    if len(parts) > 1:
+        touched = (
+            touched.group_by(pk, use_threads=False)
+            .aggregate([(SNAPSHOT_ID, "max")])
+            .rename_columns([*pk, SNAPSHOT_ID])
+        )
     if touched.num_rows == 0:
         return _empty(ts, cols)
     keys = touched.select(pk)
     empty = ts.schema.empty_table().select(cols)
     before = (lookup_at(ctx, ts, start, keys, cols) if start is not None else None) or empty
     after = lookup_at(ctx, ts, end, keys, cols) or empty
-    kb, ka, kt = _key_bytes(before, pk), _key_bytes(after, pk), _key_bytes(touched, pk)
-    both_b = pc.is_in(kb, value_set=ka)
-    both_a = pc.is_in(ka, value_set=kb)
-    # The lookups keep the request order, so the rows present in both line up.
-    old, new = before.filter(both_b), after.filter(both_a)
-    same = _equal_rows(old, new, [c for c in cols if c not in pk])
-    changed = pc.invert(same)
-    parts = [
-        (before.filter(pc.invert(both_b)), kb.filter(pc.invert(both_b)), "-D"),
-        (old.filter(changed), kb.filter(both_b).filter(changed), "-U"),
-        (new.filter(changed), ka.filter(both_a).filter(changed), "+U"),
-        (after.filter(pc.invert(both_a)), ka.filter(pc.invert(both_a)), "+I"),
-    ]
-    tables, kbytes, order = [], [], []
-    for rows, kbs, kind in parts:
-        if rows.num_rows == 0:
-            continue
-        sid = pc.take(touched.column(SNAPSHOT_ID), pc.index_in(kbs, value_set=kt))
-        rows = rows.append_column(ROW_KIND, pa.repeat(kind, rows.num_rows).cast(pa.string()))
-        tables.append(rows.append_column(SNAPSHOT_ID, sid))
-        kbytes.append(kbs)
-        order.append(pa.repeat(_KIND_ORDER[kind], rows.num_rows).cast(pa.int8()))
-    if not tables:
-        return _empty(ts, cols)
-    out = pa.concat_tables(tables)
-    sort = pc.sort_indices(
-        pa.table({"k": pa.concat_arrays(kbytes), "o": pa.concat_arrays(order)}),
-        sort_keys=[("k", "ascending"), ("o", "ascending")],
+    rows, kb = diff_images(pk, cols, before, after)
+    sid = pc.take(touched.column(SNAPSHOT_ID), pc.index_in(kb, value_set=key_bytes(touched, pk)))
+    return rows.append_column(SNAPSHOT_ID, sid)
+
+
+def _drop_unchanged(ts: TableSchema, rows: pa.Table, cols: list[str]) -> pa.Table:
+    """``rows`` (sorted by key then kind) without the ``-U``/``+U`` pairs equal in every
+    column of ``cols``."""
+    kinds = rows.column(ROW_KIND).combine_chunks()
+    pre = pc.indices_nonzero(pc.equal(kinds, "-U"))
+    if len(pre) == 0:
+        return rows
+    post = pc.add(pre, 1)  # a pre-image is always followed by its post-image
+    value_cols = [c for c in cols if c not in ts.primary_key]
+    same = equal_rows(rows.take(pre), rows.take(post), value_cols).to_numpy(zero_copy_only=False)
+    if not same.any():
+        return rows
+    keep = np.ones(rows.num_rows, dtype=bool)
+    keep[pre.to_numpy()[same]] = False
+    keep[post.to_numpy()[same]] = False
+    return rows.filter(pa.array(keep))
+
+
+def _fold(ts: TableSchema, rows: pa.Table, cols: list[str]) -> pa.Table:
+    """Per-snapshot changes (of snapshots in order) folded into one change per key: the
+    key's first image in the range is its state at the start, its last at the end."""
+    if rows.num_rows == 0:
+        return rows
+    pk = list(ts.primary_key)
+    kb = key_bytes(rows, pk)
+    kinds = rows.column(ROW_KIND).combine_chunks()
+    order = pc.sort_indices(
+        pa.table(
+            {
+                "k": kb,
+                "s": rows.column(SNAPSHOT_ID),
+                "o": pc.index_in(kinds, value_set=pa.array(list(KIND_ORDER))),
+            }
+        ),
+        sort_keys=[("k", "ascending"), ("s", "ascending"), ("o", "ascending")],
     )
-    out = out.take(sort)
-    if filter is not None:
-        out = out.filter(filter)
-    return out
-
-
-def _equal_rows(a: pa.Table, b: pa.Table, value_cols: list[str]) -> pa.Array:
-    """True where row i of ``a`` equals row i of ``b`` in every value column (nulls equal
-    nulls). Columns Arrow cannot compare (lists) count as different."""
-    n = a.num_rows
-    same = pa.repeat(True, n)
-    for c in value_cols:
-        x, y = a.column(c).combine_chunks(), b.column(c).combine_chunks()
-        try:
-            eq = pc.equal(x, y)
-        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
-            return pa.repeat(False, n)
-        both_null = pc.and_(pc.is_null(x), pc.is_null(y))
-        eq = pc.or_kleene(pc.fill_null(eq, False), both_null)
-        same = pc.and_(same, eq)
-    return same
+    rows, kb, kinds = rows.take(order), kb.take(order), kinds.take(order)
+    n = rows.num_rows
+    new_key = np.ones(n, dtype=bool)
+    if n > 1:
+        new_key[1:] = pc.not_equal(kb[1:], kb[:-1]).to_numpy(zero_copy_only=False)
+    first = np.flatnonzero(new_key)
+    last = np.append(first[1:] - 1, n - 1)
+    k = kinds.to_numpy(zero_copy_only=False)
+    present_before = np.isin(k[first], ["-U", "-D"])
+    present_after = np.isin(k[last], ["+I", "+U"])
+    sid = rows.column(SNAPSHOT_ID).take(pa.array(last))  # the last snapshot that changed it
+    data = rows.drop_columns([ROW_KIND, SNAPSHOT_ID])
+    both = present_before & present_after
+    changed = np.zeros(len(first), dtype=bool)
+    if both.any():
+        value_cols = [c for c in cols if c not in pk]
+        same = equal_rows(
+            data.take(pa.array(first[both])), data.take(pa.array(last[both])), value_cols
+        ).to_numpy(zero_copy_only=False)
+        changed[np.flatnonzero(both)[~same]] = True
+    picks = [
+        (first, present_before & ~present_after, "-D"),
+        (first, changed, "-U"),
+        (last, changed, "+U"),
+        (last, ~present_before & present_after, "+I"),
+    ]
+    idx, group, kind_codes = [], [], []
+    for rows_at, mask, kind in picks:
+        g = np.flatnonzero(mask)
+        idx.append(rows_at[g])
+        group.append(g)
+        kind_codes.append(np.full(len(g), KIND_ORDER[kind], dtype=np.int8))
+    all_idx, all_group, all_kind = map(np.concatenate, (idx, group, kind_codes))
+    sort = np.lexsort((all_kind, all_group))
+    all_idx, all_group, all_kind = all_idx[sort], all_group[sort], all_kind[sort]
+    names = np.array(list(KIND_ORDER), dtype=object)
+    out = data.take(pa.array(all_idx))
+    out = out.append_column(ROW_KIND, pa.array(names[all_kind].tolist(), pa.string()))
+    return out.append_column(SNAPSHOT_ID, sid.take(pa.array(all_group)))

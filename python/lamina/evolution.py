@@ -183,6 +183,19 @@ class SchemaUpdate:
 
     # ---- commit -------------------------------------------------------------------------
 
+    def set_option(self, key: str, value: Any) -> SchemaUpdate:
+        """Sets a table option (``lamina.options``; not ``fields.<column>.aggregate``,
+        which is fixed with its column), e.g. ``changelog.producer`` or
+        ``consumer.expiration_time``; it applies to commits from the new schema on."""
+        self._check_open()
+        if not isinstance(key, str) or key.startswith("fields."):
+            raise InvalidArgumentError(f"option {key!r} cannot be changed after create_table")
+        new = opts.validate({key: value}, self._base.merge_engine)[key]
+        if self._options.get(key) != new:
+            self._options[key] = new
+            self._changes.append(f"set option {key}={new}")
+        return self
+
     def commit(self) -> Snapshot | None:
         """Commits the changes as one snapshot of kind ``schema``; returns it (no changes:
         commits nothing and returns the current snapshot).
@@ -199,8 +212,10 @@ class SchemaUpdate:
             return self.snapshot
         schema = pa.schema([f for _, f in self._fields])
         field_ids = {f.name: fid for fid, f in self._fields}
-        if schema.equals(self._base.schema, check_metadata=False) and field_ids == dict(
-            self._base.field_ids
+        if (
+            schema.equals(self._base.schema, check_metadata=False)
+            and field_ids == dict(self._base.field_ids)
+            and self._options == dict(self._base.options)
         ):
             self.snapshot = ctx.store.latest()  # the changes cancelled out
             return self.snapshot

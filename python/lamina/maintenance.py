@@ -25,14 +25,16 @@ import os
 import time
 from collections.abc import Iterable
 
-from lamina import _inflight
+from lamina import _inflight, consumer
+from lamina import options as opts
 from lamina._context import TableContext
+from lamina._models import CHANGELOG_DIR
 from lamina._retry import is_missing_file
 from lamina.errors import CorruptFileError, InvalidArgumentError
 
 
 def _referenced(ctx: TableContext, snapshot_ids: Iterable[int]) -> tuple[set[str], set[str]]:
-    """(data file paths, manifest names) the given snapshots need; a snapshot expired
+    """(data and changelog file paths, manifest names) the given snapshots need; a snapshot expired
     since it was listed is skipped (see the module docstring)."""
     store = ctx.store
     data: set[str] = set()
@@ -51,6 +53,7 @@ def _referenced(ctx: TableContext, snapshot_ids: Iterable[int]) -> tuple[set[str
             raise
         manifests.update(snap.manifests)
         data.update(f.path for f in live)
+        data.update(snap.changelog or ())  # a changelog lives and dies with its snapshot
     return data, manifests
 
 
@@ -67,10 +70,15 @@ def expire_snapshots(
     if len(ids) <= retain_last:
         return []
     tagged = set(store.tags().values())
+    # Consumers keep their snapshot and every later one; abandoned ones are removed.
+    expiration = opts.get_int(ctx.table_schema().options, "consumer.expiration_time")
+    needed, abandoned = consumer.protecting(ctx, expiration)
+    for cid in abandoned:
+        consumer.remove(ctx, cid)
     cutoff = None if older_than is None else (time.time() - older_than.total_seconds()) * 1000
     expire = []
     for sid in ids[:-retain_last]:
-        if sid in tagged:
+        if sid in tagged or (needed is not None and sid >= needed):
             continue
         if cutoff is not None:
             try:
@@ -111,7 +119,7 @@ def remove_orphan_files(ctx: TableContext, older_than: datetime.timedelta) -> li
     if not isinstance(older_than, datetime.timedelta):
         raise InvalidArgumentError("older_than must be a datetime.timedelta")
     store = ctx.store
-    subs = ("data", "manifest", "snapshot", "tag", "schema")
+    subs = ("data", CHANGELOG_DIR, "manifest", "snapshot", "tag", "schema", consumer.CONSUMER_DIR)
     for sub in (*subs, _inflight.INFLIGHT_DIR):  # a linked folder would lead out
         top = os.path.join(ctx.root, sub)
         if ctx.io.lexists(top) and not store.containment.check_dir(top):
@@ -125,11 +133,13 @@ def remove_orphan_files(ctx: TableContext, older_than: datetime.timedelta) -> li
             rel = os.path.relpath(path, ctx.root)
             name = os.path.basename(rel)
             top = rel.split(os.sep, 1)[0]
-            if top == "data" and rel.replace(os.sep, "/") in data:
+            if top in ("data", CHANGELOG_DIR) and rel.replace(os.sep, "/") in data:
                 continue
             if top == "manifest" and name in manifests:
                 continue
-            if top in ("snapshot", "tag", "schema") and not name.startswith(".tmp-"):
+            if top in ("snapshot", "tag", "schema", consumer.CONSUMER_DIR) and not name.startswith(
+                ".tmp-"
+            ):
                 continue  # only leftovers of interrupted atomic writes are orphans there
             try:
                 if ctx.io.mtime(path) > cutoff:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -43,7 +44,21 @@ _OPTIONS: dict[str, tuple[str, Any, str]] = {
         (1, 60_000),
         "merge manifests into one when a snapshot has more",
     ),
+    "changelog.producer": (
+        "none",
+        ("none", "lookup"),
+        "lookup: every write commit also writes its changes of the merged table "
+        "(changelog/), so changes() and stream() read them instead of computing them",
+    ),
+    "consumer.expiration_time": (
+        "0",
+        "duration",
+        "a consumer not updated for this long (e.g. 7d, 12h, 30m, 3600s; 0: never) stops "
+        "protecting snapshots from expire_snapshots and is removed by it",
+    ),
 }
+
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
 def _parse_bool(key: str, v: str) -> bool:
@@ -81,6 +96,13 @@ def validate(options: Mapping[str, Any] | None, merge_engine: str) -> dict[str, 
         _, parser, _ = _OPTIONS[key]
         if parser == "bool":
             _parse_bool(key, v)
+        elif parser == "duration":
+            v = str(_parse_duration(key, v))
+        elif isinstance(parser[0], str):
+            if v not in parser:
+                raise InvalidArgumentError(
+                    f"option {key!r} must be one of {', '.join(parser)}, not {value!r}"
+                )
         else:
             low, high = parser
             try:
@@ -94,6 +116,16 @@ def validate(options: Mapping[str, Any] | None, merge_engine: str) -> dict[str, 
             v = str(n)
         out[key] = v
     return out
+
+
+def _parse_duration(key: str, v: str) -> int:
+    """Seconds of a duration such as ``7d``, ``12h``, ``30m``, ``3600s`` or ``3600``."""
+    m = re.fullmatch(r"\s*([0-9]{1,12})\s*(s|m|min|h|d)?\s*", v.lower())
+    if m is None:
+        raise InvalidArgumentError(
+            f"option {key!r} must be a duration such as 7d, 12h, 30m, 3600s or 0, not {v!r}"
+        )
+    return int(m.group(1)) * _DURATION_UNITS[m.group(2) or ""]
 
 
 def get_int(options: Mapping[str, str], key: str) -> int:
@@ -110,3 +142,7 @@ def aggregates(options: Mapping[str, str]) -> dict[str, str]:
         for k, v in options.items()
         if k.startswith("fields.") and k.endswith(".aggregate")
     }
+
+
+def get_str(options: Mapping[str, str], key: str) -> str:
+    return options.get(key, _OPTIONS[key][0])

@@ -306,6 +306,7 @@ class SnapshotStore:
         check: Callable[[Snapshot | None], None] | None = None,
         merge_min_count: int = 30,
         inflight: _inflight.Announcement | None = None,
+        changelog: Callable[[Snapshot | None, int], tuple[str, ...]] | None = None,
     ) -> Snapshot:
         """Commits ``adds``/``deletes`` as a new snapshot, retrying on conflicts.
 
@@ -320,6 +321,9 @@ class SnapshotStore:
         ``remove_orphan_files`` leaves them alone, and the snapshot is linked only after
         checking that they all still exist: a commit never references a deleted file.
         Raises StorageError (ENOENT) if a file of ``adds`` was deleted before the link.
+
+        ``changelog(parent, new_id)``, if given, writes the commit's changelog for the
+        parent it is staged on (``lamina.changelog.Producer``) and returns its paths.
         """
         if len(adds) >= MAX_FILES_PER_COMMIT:
             raise CommitConflictError("too many files in one commit")
@@ -333,9 +337,11 @@ class SnapshotStore:
                     parent = self.latest()
                 except KeyError:
                     continue  # the newest id listed was expired meanwhile: a newer exists
+                sid = 1 if parent is None else parent.id + 1
                 try:
                     if check is not None:
                         check(parent)
+                    changes = None if changelog is None else changelog(parent, sid)
                 except OSError as e:
                     if is_missing_file(e) and self._parent_gone(parent):
                         continue  # the parent was superseded and expired: start again
@@ -345,7 +351,7 @@ class SnapshotStore:
                     continue  # the parent was superseded and expired: start again
                 record_delta = sum(f.row_count for f in adds) - sum(f.row_count for f in deletes)
                 snap = Snapshot(
-                    id=1 if parent is None else parent.id + 1,
+                    id=sid,
                     parent_id=None if parent is None else parent.id,
                     schema_id=schema_id
                     if schema_id is not None
@@ -357,6 +363,7 @@ class SnapshotStore:
                     record_count=(parent.record_count if parent else 0) + record_delta,
                     commit_user=commit_user,
                     summary=summary,
+                    changelog=changes,
                 )
                 outcome = self._link(snap, adds, staged.written, announcement)
                 if outcome == "linked":
@@ -429,7 +436,9 @@ class SnapshotStore:
         raises StorageError (ENOENT) if a data file of ``adds`` was deleted."""
         # Wait out any cleaner mid-deletion, then make sure nothing this snapshot adds
         # was deleted (lamina._inflight, step W3).
-        missing = announcement.missing([f.path for f in adds] + [f"manifest/{m}" for m in written])
+        missing = announcement.missing(
+            [f.path for f in adds] + list(snap.changelog or ()) + [f"manifest/{m}" for m in written]
+        )
         if not missing:
             with self.id_lock():
                 ids = self.ids()

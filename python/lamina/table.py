@@ -12,7 +12,7 @@ import getpass
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import pyarrow as pa
 
@@ -36,6 +36,9 @@ from lamina.metadata import brief
 from lamina.schema import TableSchema
 from lamina.snapshot import TAG_FORMAT_VERSION, DataFile, Snapshot, SnapshotStore
 from lamina.transaction import Transaction as Transaction
+
+if TYPE_CHECKING:
+    from lamina.stream import ChangeStream
 
 SnapshotRef = Union[int, str, datetime.datetime, Snapshot, None]
 
@@ -203,6 +206,80 @@ class Table:
         if b is None:  # a table without snapshots has no changes
             return changes_between(self._ctx, None, None, columns, filter, per_snapshot)
         return changes_between(self._ctx, a, b, columns, filter, per_snapshot)
+
+    def stream(
+        self,
+        start: Any = "latest",
+        consumer_id: str | None = None,
+        poll_interval: float = 1.0,
+        full: bool = False,
+        timeout: float | None = None,
+        end: SnapshotRef = None,
+        columns: Sequence[str] | None = None,
+        filter: Any = None,
+    ) -> ChangeStream:
+        """A blocking iterator of change batches: one pyarrow Table per write snapshot
+        after ``start`` (the rows ``changes(n - 1, n)`` gives), waiting for new commits.
+
+        Args:
+            start: ``"latest"`` (changes after the current snapshot), ``"earliest"``
+                (every change since the table was created; if its first snapshots were
+                expired, the oldest one's rows as ``+I`` first), ``0``, or a snapshot
+                id, tag or datetime (changes after it).
+            consumer_id: Persist the position under this id after each acknowledged
+                batch; an existing consumer resumes where it stopped (``start`` and
+                ``full`` then do not apply), and protects the snapshots it still needs
+                from ``expire_snapshots``.
+            poll_interval: Seconds between looks for new snapshots.
+            full: Yield the start snapshot's rows as ``+I`` batches first.
+            timeout: Stop (end the iteration) after waiting this many seconds for the
+                next batch; None waits forever, 0 only drains what is committed.
+            end: Stop after this snapshot (id, tag or datetime).
+            columns, filter: As for ``changes``.
+
+        A batch is acknowledged by ``stream.commit()`` or when the next one is asked for
+        (at-least-once); ``stream.close()`` ends it from any thread. See
+        ``lamina.stream`` for exactly-once consumption.
+        """
+        from lamina.stream import ChangeStream
+
+        return ChangeStream(
+            self, start, consumer_id, poll_interval, full, timeout, end, columns, filter
+        )
+
+    def consumers(self) -> dict[str, int]:
+        """Consumer id -> the last snapshot whose changes it acknowledged (0: none)."""
+        from lamina import consumer
+
+        with storage_errors("consumers"):
+            return {c.id: c.snapshot_id for c in consumer.list_consumers(self._ctx).values()}
+
+    def reset_consumer(self, consumer_id: str, snapshot: SnapshotRef) -> None:
+        """Sets (or creates) a consumer's position: its next batch holds the changes after
+        ``snapshot`` (an id, tag or datetime; 0: from the empty table)."""
+        from lamina import consumer
+
+        consumer.check_id(consumer_id)
+        if isinstance(snapshot, int) and not isinstance(snapshot, bool) and snapshot == 0:
+            sid = 0
+        else:
+            if snapshot is None:
+                raise InvalidArgumentError("snapshot must be an id, a tag, a datetime or 0")
+            snap = self.snapshot(snapshot)
+            if snap is None:
+                raise InvalidArgumentError(f"{snapshot!r} refers to no snapshot")
+            sid = snap.id
+        with storage_errors("reset_consumer"):
+            consumer.save(self._ctx, consumer_id, sid)
+
+    def remove_consumer(self, consumer_id: str) -> None:
+        """Removes a consumer (it stops protecting snapshots). InvalidArgumentError if
+        there is none."""
+        from lamina import consumer
+
+        with storage_errors("remove_consumer"):
+            if not consumer.remove(self._ctx, consumer_id):
+                raise InvalidArgumentError(f"no consumer {consumer_id!r}")
 
     def schema_history(self) -> list[tuple[int, pa.Schema]]:
         """(schema id, schema) of every schema the retained snapshots use, oldest first

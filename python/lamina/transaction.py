@@ -14,6 +14,7 @@ from lamina import _core, _inflight
 from lamina import options as opts
 from lamina._context import core_options
 from lamina._input import _as_table, check_partition_values, conform
+from lamina.changelog import Producer
 from lamina.errors import CommitConflictError, InvalidArgumentError, StorageError
 from lamina.io import NotDurableError, as_storage_error, storage_errors
 from lamina.snapshot import DataFile, Snapshot
@@ -39,6 +40,7 @@ class Transaction:
         # Announces the data files as they are written (lamina._inflight), so that
         # remove_orphan_files leaves them alone until the commit is linked or aborted.
         self._inflight: _inflight.Announcement | None = None
+        self._changelog: Producer | None = None
 
     def _release(self) -> None:
         if self._inflight is not None:
@@ -111,6 +113,8 @@ class Transaction:
 
     def _abort(self) -> None:
         self._done = True
+        if self._changelog is not None:
+            self._changelog.discard()
         files, self._files = self._files, []
         for f in files:
             try:
@@ -129,6 +133,9 @@ class Transaction:
         kind = "delete" if self._rows["deleted"] and not self._rows["written"] else "append"
         try:
             self._ctx.sync_dirs(posixpath.dirname(f.path) for f in self._files)
+            if opts.get_str(self._ctx.table_schema().options, "changelog.producer") == "lookup":
+                assert self._inflight is not None
+                self._changelog = Producer(self._ctx, self._files, self._inflight)
             self.snapshot = self._ctx.store.commit(
                 kind=kind,
                 schema_id=None,  # the parent's: a concurrent schema change stays
@@ -142,6 +149,7 @@ class Transaction:
                 max_retries=opts.get_int(self._ts.options, "commit.max_retries"),
                 merge_min_count=opts.get_int(self._ts.options, "manifest.merge_min_count"),
                 inflight=self._inflight,
+                changelog=self._changelog,
             )
             self._release()
         except NotDurableError:

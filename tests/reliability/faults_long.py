@@ -189,12 +189,13 @@ def referenced_files(t: Any) -> set[str]:
         snap = store.load(sid)
         out.update(os.path.join("manifest", m) for m in snap.manifests)
         out.update(f.path for f in store.live_files(snap))
+        out.update(snap.changelog or ())
     return out
 
 
 def files_on_disk(root: str) -> set[str]:
     out = set()
-    for sub in ("data", "manifest", "snapshot", "tag", "schema"):
+    for sub in ("data", "changelog", "manifest", "snapshot", "tag", "schema"):
         for dirpath, _dirs, names in os.walk(os.path.join(root, sub)):
             for n in names:
                 out.add(os.path.relpath(os.path.join(dirpath, n), root))
@@ -207,7 +208,7 @@ def unreferenced(t: Any) -> set[str]:
     out = set()
     for rel in files_on_disk(t.path):
         top = rel.split(os.sep, 1)[0]
-        if top in ("data", "manifest") and rel not in refs:
+        if top in ("data", "changelog", "manifest") and rel not in refs:
             out.add(rel)
         elif os.path.basename(rel).startswith(".tmp-"):
             out.add(rel)

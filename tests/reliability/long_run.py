@@ -70,6 +70,7 @@ def main() -> int:
         print(f"  snapshots verified   {total.snapshots_verified}")
         print(f"  rows checked         {total.rows_checked}")
         print(f"  lookup keys checked  {total.lookups_checked}")
+        print(f"  change rows checked  {total.changes_checked}")
         print(f"  orphans removed      {total.orphans_removed}")
         print(f"  lost rows            {total.lost}")
         print(f"  corrupted rows       {total.corrupted}")
