@@ -249,3 +249,31 @@ def test_changes_invariant(engine, producer):
     machine = type(f"Changes_{engine}_{producer}", (ChangesMachine,), attrs)
     machine.TestCase.settings = settings(max_examples=30, stateful_step_count=18, deadline=None)
     machine.TestCase().runTest()
+
+
+@pytest.mark.parametrize("producer", ["none", "lookup"])
+def test_list_and_float_columns_compare_by_value(tmp_path, producer):
+    """A rewrite with equal lists (nulls, NaN included) changes nothing; any element,
+    length or null difference is an update."""
+    schema = pa.schema([("k", pa.int64()), ("l", pa.list_(pa.float64())), ("f", pa.float32())])
+    t = lamina.create_table(
+        str(tmp_path / "t"), schema, primary_key=["k"],
+        options={"changelog.producer": producer},
+    )  # fmt: skip
+    nan = float("nan")
+    rows = {
+        "k": [1, 2, 3, 4, 5, 6],
+        "l": [[1.0, nan], None, [], [1.0, None], [2.0], [3.0, 4.0]],
+        "f": [nan, 1.0, None, 2.0, 3.0, 4.0],
+    }
+    t.write(pa.table(rows, schema=schema))
+    t.write(pa.table(rows, schema=schema))  # the same rows again
+    assert t.changes(1, 2).num_rows == 0
+    new = {
+        "k": [1, 2, 3, 4, 5, 6],
+        "l": [[1.0, nan], [], None, [1.0, 5.0], [2.0, 0.0], [3.0, 4.0]],
+        "f": [nan, 1.0, None, 2.0, 3.0, nan],
+    }
+    t.write(pa.table(new, schema=schema))
+    ch = t.changes(2, 3)
+    assert ch.filter(pc.equal(ch["_row_kind"], "+U")).column("k").to_pylist() == [2, 3, 4, 5, 6]

@@ -393,15 +393,17 @@ def test_commit_makes_files_and_folders_durable(tmp_path: Any) -> None:
     snap = t.write(rows_table(BASE1 | NEW_ROWS))  # partitions 0, 1, 2; two buckets
     stats = _core._io_stats()["calls"]
     _kinds, files = t._store.read_manifest(snap.delta_manifests[0])
-    # Every data file and the manifest: created, fsynced and closed by the core.
-    assert stats["create"] == len(files) + 1
+    # Every data file, the changelog and the manifest: created, fsynced and closed by
+    # the core.
+    assert len(snap.changelog) == 1
+    assert stats["create"] == len(files) + 1 + 1
     assert stats["fsync"] == stats["create"] == stats["close"]
     link = _index(io, "link", "/snapshot/snapshot-")
     before_link = {p for op, p in io.events[:link] if op == "fsync"}
     dirs = {os.path.dirname(f.path) for f in files}
     assert len(dirs) == 6
     parents = {os.path.dirname(d) for d in dirs} | {"data"}  # new partition folders
-    for rel in dirs | parents | {"manifest"}:
+    for rel in dirs | parents | {"manifest", "changelog"}:
         assert os.path.join(path, rel) in before_link, rel
     assert ("fsync", os.path.join(path, "snapshot")) in io.events[link:]
     # The next commit into the same folders fsyncs the bucket folders only.

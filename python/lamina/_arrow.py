@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from lamina.errors import InvalidArgumentError
@@ -70,3 +71,21 @@ class _SchemaCapsule:
 def schema_from_capsule(capsule: Any) -> pa.Schema:
     """The schema a core call returned as an ``arrow_schema`` capsule."""
     return pa.schema(_SchemaCapsule(capsule))
+
+
+def constant(value: Any, n: int, type: pa.DataType) -> pa.Array:
+    """An array of ``n`` copies of ``value``, built from buffers: ``pa.array`` and
+    ``pa.repeat`` import pandas on first use (its array-like check), a fifth of a second
+    in a fresh process on a read path that otherwise takes less."""
+    if pa.types.is_integer(type) or (pa.types.is_floating(type) and type.bit_width > 16):
+        values = np.full(n, value, dtype=np.dtype(type.to_pandas_dtype()))
+        return pa.Array.from_buffers(type, n, [None, pa.py_buffer(values)])
+    if pa.types.is_boolean(type):
+        bits = np.packbits(np.full(n, bool(value)), bitorder="little")
+        return pa.Array.from_buffers(type, n, [None, pa.py_buffer(bits)])
+    if pa.types.is_string(type) or pa.types.is_large_string(type):
+        data = str(value).encode()
+        width = np.int64 if pa.types.is_large_string(type) else np.int32
+        offsets = np.arange(n + 1, dtype=width) * len(data)
+        return pa.Array.from_buffers(type, n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)])
+    return pa.array([value] * n, type)

@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lamina._arrow import constant
 from lamina._lookup import lookup_at
 from lamina._models import Snapshot
 from lamina.changelog import (
@@ -114,7 +115,7 @@ def snapshot_changes(
     out = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     if drop_unchanged and set(cols) != set(ts.schema.names):
         out = _drop_unchanged(ts, out, cols)  # pairs may differ only in other columns
-    return out.append_column(SNAPSHOT_ID, pa.repeat(snap.id, out.num_rows).cast(pa.int64()))
+    return out.append_column(SNAPSHOT_ID, constant(snap.id, out.num_rows, pa.int64()))
 
 
 def _columns(ts: TableSchema, columns: Sequence[str] | None) -> list[str]:
@@ -159,9 +160,7 @@ def _by_lookup(
     parts = []
     for s in content:
         keys = touched_keys(ctx, ts, added_files(ctx, s))
-        parts.append(
-            keys.append_column(SNAPSHOT_ID, pa.repeat(s.id, keys.num_rows).cast(pa.int64()))
-        )
+        parts.append(keys.append_column(SNAPSHOT_ID, constant(s.id, keys.num_rows, pa.int64())))
     touched = pa.concat_tables(parts)
     if len(parts) > 1:
         touched = (

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from lamina import consumer as consumers
+from lamina._arrow import constant
 from lamina._models import Snapshot
 from lamina.changelog import CONTENT_KINDS, ROW_KIND, SNAPSHOT_ID
 from lamina.changes import _columns, snapshot_changes
@@ -112,8 +113,8 @@ class ChangeStream:
                 continue
             tab = pa.Table.from_batches([batch]).select(cols)
             n = tab.num_rows
-            tab = tab.append_column(ROW_KIND, pa.repeat("+I", n).cast(pa.string()))
-            yield tab.append_column(SNAPSHOT_ID, pa.repeat(snap.id, n).cast(pa.int64()))
+            tab = tab.append_column(ROW_KIND, constant("+I", n, pa.string()))
+            yield tab.append_column(SNAPSHOT_ID, constant(snap.id, n, pa.int64()))
 
     # ---- iteration ---------------------------------------------------------------------
 

@@ -183,14 +183,18 @@ class Table:
 
         One row per changed key: its columns (the key first; ``columns`` picks the rest),
         ``_row_kind`` (``+I`` insert, ``-U``/``+U`` the images before and after an update,
-        ``-D`` delete) and ``_snapshot_id`` (the last snapshot in the range that wrote the
-        key). A key written several times in the range appears once, its state at
-        ``start`` against its state at ``end``; ``per_snapshot=True`` gives one entry per
-        snapshot instead. Images are rows of the merged table (every engine), read in the
-        schema of ``end``; an update that changed nothing, a delete of an absent key and
-        compaction or schema snapshots contribute nothing. ``filter`` (a pyarrow
-        expression) applies to each image row. ``start``/``end`` take an id, a tag or a
-        datetime; ``start=0``: from the empty table before the first snapshot.
+        ``-D`` delete) and ``_snapshot_id`` (the last snapshot in the range that changed the
+        key), sorted by key then kind. A key written several times in the range appears
+        once, its state at ``start`` against its state at ``end``; ``per_snapshot=True``
+        gives one entry per snapshot instead. Images are rows of the merged table (every
+        engine), read in the schema of ``end``; an update that changed nothing, a delete of
+        an absent key and compaction or schema snapshots contribute nothing. ``filter`` (a
+        pyarrow expression) applies to each image row. ``start``/``end`` take an id, a tag
+        or a datetime; ``start=0``: from the empty table before the first snapshot.
+
+        With the table option ``changelog.producer=lookup`` each commit writes its
+        changes, and this reads them; otherwise they are computed by two lookups of the
+        touched keys (docs/tables.md, "Changes").
 
         Raises:
             SnapshotExpiredError: A snapshot in the range was expired.

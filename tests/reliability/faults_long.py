@@ -176,7 +176,8 @@ def create(path: str, io: FileIO | None = None, sync: bool = True, **options: st
         primary_key=["p", "id"],
         partition_by=["p"],
         buckets=2,
-        options={"write.sync": str(sync).lower(), **options},
+        # Commits write their changelog too: a fault there must abort them cleanly.
+        options={"write.sync": str(sync).lower(), "changelog.producer": "lookup", **options},
         file_io=io,
     )
 
