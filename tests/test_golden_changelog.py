@@ -38,6 +38,7 @@ def test_changes_read_from_golden_changelogs(golden: Any) -> None:
 def test_golden_consumer_streams_and_table_takes_new_changelogs(golden: Any) -> None:
     t, want = golden
     pos = want["consumers"]["golden-reader"]
+
     # Stream batches come in their snapshot's schema: compare keys and kinds.
     def brief(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         return [(r["k"], r["_row_kind"], r["_snapshot_id"]) for r in rows]
