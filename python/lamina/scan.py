@@ -24,6 +24,24 @@ from lamina.errors import CorruptFileError, InvalidArgumentError
 
 T = TypeVar("T")
 
+DEFAULT_MEMORY_BUDGET = 256 << 20  # bytes of decoded data a streaming read holds, about
+
+
+def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` re-cut into batches of exactly ``size`` rows (the last may be shorter)."""
+    held: list[pa.RecordBatch] = []
+    rows = 0
+    for b in batches:
+        held.append(b)
+        rows += b.num_rows
+        while rows >= size:
+            whole = pa.concat_batches(held) if len(held) > 1 else held[0]
+            yield whole.slice(0, size)
+            rest = whole.slice(size)
+            held, rows = ([rest] if rest.num_rows else []), rest.num_rows
+    if rows:
+        yield pa.concat_batches(held) if len(held) > 1 else held[0]
+
 
 @dataclass(frozen=True)
 class Split:
@@ -268,25 +286,98 @@ class Scan:
     def _empty(self) -> pa.Table:
         return self._ts.schema.empty_table().select(self._columns)
 
-    def to_batches(self) -> Iterator[pa.RecordBatch]:
-        """Merged record batches, one split at a time (memory bounded by one bucket).
+    def to_batches(
+        self,
+        batch_size: int | None = None,
+        memory_budget: int | None = None,
+        prefetch: bool = True,
+    ) -> Iterator[pa.RecordBatch]:
+        """Merged record batches in scan order (split by split, by key within a split),
+        streaming: each split is merged a round of a windowed merge at a time in C++, so
+        memory stays about ``memory_budget`` whatever the size of the table.
+
+        Args:
+            batch_size: Rows per batch (the last may have fewer); None: as the merge
+                produces them (up to about 65,536 rows per input file).
+            memory_budget: Bytes of decoded data held at once, about (default 256 MiB):
+                one window per file of the split being read, the round being merged and
+                the batch being prefetched.
+            prefetch: Merge the next batch on a background thread (the core releases
+                the GIL) while the caller handles this one.
 
         A scan of the latest snapshot whose snapshot is expired before the first batch
         reads the new latest one; expired after that, it raises SnapshotExpiredError
-        (starting over would repeat rows).
+        (starting over would repeat rows). Files are opened (mapped) when their split
+        starts, so a split being read survives their deletion.
         """
+        if batch_size is not None and (
+            not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
+        ):
+            raise InvalidArgumentError("batch_size must be a positive int or None")
+        budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
+        if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+            raise InvalidArgumentError("memory_budget must be a positive number of bytes")
+        batches = self._stream(budget, prefetch)
+        return batches if batch_size is None else _rebatch(batches, batch_size)
 
-        def first() -> tuple[list[Split], list[str], pa.Table | None]:
+    def _stream(self, budget: int, prefetch: bool) -> Iterator[pa.RecordBatch]:
+        def first() -> tuple[list[Split], list[str], Any]:
             splits = self._plan()
             cols = self._read_columns()
-            return splits, cols, self._read_split(splits[0], cols) if splits else None
+            return splits, cols, self._open_split(splits[0], cols, budget) if splits else None
 
-        splits, cols, head = self._reading(first)
-        if head is None:
+        splits, cols, reader = self._reading(first)
+        if reader is None:
             return
-        yield from head.to_batches()
-        for split in splits[1:]:
-            yield from self._reading(functools.partial(self._read_split, split, cols)).to_batches()
+        pool = ThreadPoolExecutor(max_workers=1) if prefetch else None
+        try:
+            for i, split in enumerate(splits):
+                if i > 0:
+                    reader = self._reading(functools.partial(self._open_split, split, cols, budget))
+                pending = pool.submit(reader.next) if pool is not None else None
+                while True:
+                    caps = pending.result() if pending is not None else reader.next()
+                    if caps is None:
+                        break
+                    if pool is not None:
+                        pending = pool.submit(reader.next)  # merges while this one is used
+                    batch = batch_from_capsules(caps)
+                    out = self._finish_batch(batch)
+                    if out.num_rows:
+                        yield out
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    def _open_split(self, split: Split, cols: list[str], budget: int) -> Any:
+        files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
+        # About four windows per file are alive at once: the window, the round's slices
+        # and fold, and the prefetched batch.
+        window = max(1 << 16, budget // (4 * max(1, len(files))))
+        return _core.TableStreamRead(files, cols, core_options(self._ts), window)
+
+    def _finish_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The scan's filter and column selection applied to a merged batch."""
+        if self._filter is not None:
+            try:
+                batch = batch.filter(self._filter)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+                raise InvalidArgumentError(
+                    f"cannot evaluate the filter {self._filter}: {e}"
+                ) from None
+        return batch.select(self._columns)
+
+    def to_reader(
+        self, batch_size: int | None = None, memory_budget: int | None = None
+    ) -> pa.RecordBatchReader:
+        """A ``pyarrow.RecordBatchReader`` over ``to_batches`` (streaming, bounded memory)."""
+        batches = self.to_batches(batch_size=batch_size, memory_budget=memory_budget)
+        return pa.RecordBatchReader.from_batches(self._empty().schema, batches)
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        """The Arrow C stream of the scan's rows (streaming, bounded memory): DuckDB,
+        Polars and ``pyarrow.table(scan)`` read a scan directly."""
+        return self.to_reader().__arrow_c_stream__(requested_schema)
 
     def to_arrow(self) -> pa.Table:
         """The whole snapshot (after projection and filter) as one pyarrow Table."""

@@ -8,6 +8,7 @@ PYBIND11_MODULE(_core, m) {
   lamina::py::RegisterFormat(m);
   lamina::py::RegisterTableSpec(m);
   lamina::py::RegisterTable(m);
+  lamina::py::RegisterStream(m);
   lamina::py::RegisterCompact(m);
   lamina::py::RegisterIO(m);
   lamina::py::RegisterConfig(m);

@@ -13,5 +13,6 @@ void RegisterCompact(pybind11::module_& m);
 void RegisterIO(pybind11::module_& m);
 void RegisterConfig(pybind11::module_& m);
 void RegisterTableSpec(pybind11::module_& m);
+void RegisterStream(pybind11::module_& m);
 
 }  // namespace lamina::py

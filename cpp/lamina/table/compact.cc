@@ -17,6 +17,7 @@
 #include "lamina/merge/loser_tree.h"
 #include "lamina/merge/row_kind.h"
 #include "lamina/table/compact_input.h"
+#include "lamina/table/merge_rounds.h"
 #include "lamina/table/run_columns.h"
 #include "lamina/util/bit_util.h"
 #include "lamina/util/file_io.h"
@@ -26,15 +27,9 @@ namespace lamina::table {
 namespace {
 
 using merge::RowKind;
-using compact_input::Cutoff;
 using compact_input::Input;
 using compact_input::KeyOf;
-using compact_input::LoadWindow;
-using compact_input::OpenInput;
-using compact_input::ReleaseInput;
-using compact_input::RoundEnd;
 using compact_input::SliceView;
-using compact_input::Within;
 
 // Sets rows `rows` of `a` null.
 void NullRows(OwnedArray* a, const std::vector<uint32_t>& rows) {
@@ -56,13 +51,6 @@ struct Chunk {
   double row_bytes = 1;
 };
 
-// The rows of one input a round takes.
-struct RoundSlice {
-  size_t input;
-  uint64_t begin, end;  // file rows
-  std::vector<ArrayView> views;
-  merge::NormalizedKeys keys;
-};
 
 // A non-null column of n fixed-width values copied from `values`.
 OwnedArray FixedColumn(TypeId id, const void* values, size_t n, size_t width) {
@@ -77,16 +65,16 @@ OwnedArray FixedColumn(TypeId id, const void* values, size_t n, size_t width) {
 class Compactor {
  public:
   Compactor(const std::vector<CompactInput>& files, CompactRequest& req)
-      : files_(files), req_(req), o_(req.table), ts_(req.table.table_schema) {}
+      : files_(files),
+        req_(req),
+        o_(req.table),
+        ts_(req.table.table_schema),
+        rounds_(req.table, req.window_bytes, req.window_rows) {}
 
   Status Run(CompactResult* result);
   const std::vector<std::string>& written() const { return written_; }
 
  private:
-  Status LoadAll(const std::vector<size_t>& which);
-  Status PlanRound(Cutoff* cut, bool* finished);
-  Status Round(const Cutoff& cut);
-  Status TakeSlices(const Cutoff& cut, std::vector<RoundSlice>* sl);
   Status FoldRound(const std::vector<RoundSlice>& sl, const merge::MergedRuns& m,
                    const std::vector<const int8_t*>& kinds, const merge::RunSeqs& seqs);
   Status Flush(bool final);
@@ -99,9 +87,7 @@ class Compactor {
   size_t nk_ = 0, ncols_ = 0;
   std::vector<merge::AggFn> fns_;
   Schema file_schema_;
-  std::vector<Input> in_;
-  std::string prev_round_key_;
-  bool any_round_ = false;
+  MergeRounds rounds_;
   std::deque<Chunk> chunks_;
   double pending_bytes_ = 0;  // estimated decoded bytes of unwritten rows
   double ratio_ = 0;          // bytes on disk per estimated decoded byte (0: unknown yet)
@@ -110,148 +96,11 @@ class Compactor {
   CompactResult* res_ = nullptr;
 };
 
-Status Compactor::LoadAll(const std::vector<size_t>& which) {
-  return ParallelFor(which.size(), [&](size_t i) {
-    return LoadWindow(&in_[which[i]], o_, req_.window_bytes, req_.window_rows);
-  });
-}
-
-// Refills consumed windows and picks the round's cutoff: every version of a key within
-// the cutoff is decoded (in a window, or before it), none beyond is needed.
-Status Compactor::PlanRound(Cutoff* cut, bool* finished) {
-  std::vector<size_t> load;
-  for (size_t r = 0; r < in_.size(); ++r) {
-    Input& in = in_[r];
-    if (in.num_rows == 0) continue;
-    // Consumed windows refill; files without a key range load at once.
-    if (in.loaded ? (!in.remaining() && in.undecoded()) : !in.has_min_key) load.push_back(r);
-  }
-  LAMINA_RETURN_IF_ERROR(LoadAll(load));
-  for (;;) {
-    // L: the smallest last decoded key of inputs with undecoded rows (their rows beyond
-    // it are not decoded yet). M: the smallest first key of inputs not loaded yet.
-    const std::string* L = nullptr;
-    const std::string* M = nullptr;
-    for (const Input& in : in_) {
-      if (in.num_rows == 0) continue;
-      if (in.loaded && in.undecoded() && (L == nullptr || in.last_key < *L)) L = &in.last_key;
-      if (!in.loaded && (M == nullptr || in.min_key < *M)) M = &in.min_key;
-    }
-    if (M != nullptr && L != nullptr && *M <= *L) {
-      load.clear();
-      for (size_t r = 0; r < in_.size(); ++r) {
-        if (!in_[r].loaded && in_[r].num_rows > 0 && in_[r].min_key <= *L) load.push_back(r);
-      }
-      LAMINA_RETURN_IF_ERROR(LoadAll(load));
-      continue;
-    }
-    if (L != nullptr) {
-      *cut = Cutoff{false, true, *L};
-      *finished = false;
-      return Status::OK();
-    }
-    if (M != nullptr) {
-      // Everything loaded is decoded to its end: take its keys below M, unless none are
-      // pending there (then load the inputs that start at M).
-      Cutoff c{false, false, *M};
-      bool any = false;
-      for (Input& in : in_) {
-        if (!in.loaded || !in.remaining()) continue;
-        LAMINA_ASSIGN_OR_RETURN(std::string k,
-                                KeyOf(in.views, nk_, o_.key_columns, in.cursor - in.win_begin));
-        any |= Within(k, c);
-      }
-      if (any) {
-        *cut = c;
-        *finished = false;
-        return Status::OK();
-      }
-      load.clear();
-      for (size_t r = 0; r < in_.size(); ++r) {
-        if (!in_[r].loaded && in_[r].num_rows > 0 && in_[r].min_key == *M) load.push_back(r);
-      }
-      LAMINA_RETURN_IF_ERROR(LoadAll(load));
-      continue;
-    }
-    *cut = Cutoff{};
-    bool any = false;
-    for (const Input& in : in_) any |= in.loaded && in.remaining();
-    *finished = !any;
-    return Status::OK();
-  }
-}
-
-// Takes each input's rows within the cutoff and normalizes their keys.
-Status Compactor::TakeSlices(const Cutoff& cut, std::vector<RoundSlice>* sl) {
-  for (size_t r = 0; r < in_.size(); ++r) {
-    LAMINA_ASSIGN_OR_RETURN(uint64_t end, RoundEnd(in_[r], o_, cut));
-    if (end > in_[r].cursor) sl->push_back(RoundSlice{r, in_[r].cursor, end, {}, {}});
-  }
-  LAMINA_RETURN_IF_ERROR(ParallelFor(sl->size(), [&](size_t j) -> Status {
-    RoundSlice& s = (*sl)[j];
-    const Input& in = in_[s.input];
-    for (const ArrayView& v : in.views) {
-      s.views.push_back(SliceView(v, s.begin - in.win_begin, s.end - s.begin));
-    }
-    std::vector<const ArrayView*> kv;
-    for (size_t k = 0; k < nk_; ++k) kv.push_back(&s.views[k]);
-    return merge::NormalizeKeys(kv, o_.key_columns, &s.keys);
-  }));
-  // Each input ascends across rounds too (within a slice the merge checks it).
-  for (RoundSlice& s : *sl) {
-    Input& in = in_[s.input];
-    if (in.consumed_any && s.keys.KeyBytes(0) <= in.prev_key) {
-      return Status::Corruption(in.path + ": " + merge::NotAscending().message());
-    }
-    in.prev_key = s.keys.KeyBytes(s.keys.size() - 1);
-    in.consumed_any = true;
-    in.cursor = s.end;  // the views stay valid until the window is refilled
-  }
-  return Status::OK();
-}
-
-Status Compactor::Round(const Cutoff& cut) {
-  std::vector<RoundSlice> sl;
-  LAMINA_RETURN_IF_ERROR(TakeSlices(cut, &sl));
-  if (sl.empty()) return Status::OK();
-  size_t k = sl.size();
-  std::vector<merge::RunKeys> rk(k);
-  std::vector<const int8_t*> kinds(k, nullptr);
-  merge::RunSeqs seqs;
-  for (size_t j = 0; j < k; ++j) {
-    const Input& in = in_[sl[j].input];
-    rk[j].keys = &sl[j].keys;
-    rk[j].priority = in.priority;
-    if (in.seq_at >= 0) {
-      const ArrayView& v = sl[j].views[in.seq_at];
-      rk[j].seq = static_cast<const uint64_t*>(v.values) + v.offset;
-    }
-    seqs.seq.push_back(rk[j].seq);
-    seqs.priority.push_back(rk[j].priority);
-    if (in.kind_at >= 0) {
-      const ArrayView& v = sl[j].views[in.kind_at];
-      const int8_t* kd = static_cast<const int8_t*>(v.values) + v.offset;
-      // Slices of upserts only let the fold share the merge's key boundaries.
-      if (!merge::AllUpserts(kd, static_cast<size_t>(v.length))) kinds[j] = kd;
-    }
-  }
-  merge::MergedRuns m;
-  LAMINA_RETURN_IF_ERROR(merge::MergeRuns(rk, &m));
-  // Keys ascend across rounds (guards against a file whose key range lies).
-  std::string first = sl[m.run[0]].keys.KeyBytes(m.row[0]);
-  if (any_round_ && first <= prev_round_key_) {
-    return Status::Corruption("data file keys fall outside their declared key range");
-  }
-  uint32_t last = m.key_start[m.num_keys() - 1];
-  prev_round_key_ = sl[m.run[last]].keys.KeyBytes(m.row[last]);
-  any_round_ = true;
-  return FoldRound(sl, m, kinds, seqs);
-}
-
 // Folds a round's merged versions into a chunk of output rows.
 Status Compactor::FoldRound(const std::vector<RoundSlice>& sl, const merge::MergedRuns& m,
                             const std::vector<const int8_t*>& kinds,
                             const merge::RunSeqs& seqs) {
+  const std::vector<Input>& inputs = rounds_.inputs();
   merge::KeyVersions v;
   merge::FoldedKinds folded;
   merge::FoldVersions(m, kinds,
@@ -284,7 +133,7 @@ Status Compactor::FoldRound(const std::vector<RoundSlice>& sl, const merge::Merg
   LAMINA_RETURN_IF_ERROR(ParallelFor(ncols_, [&](size_t t) -> Status {
     std::vector<const ArrayView*> src(sl.size(), nullptr);
     for (size_t j = 0; j < sl.size(); ++j) {
-      int at = in_[sl[j].input].at_of[t];
+      int at = inputs[sl[j].input].at_of[t];
       if (at >= 0) src[j] = &sl[j].views[at];
     }
     const merge::Selection* sel = fns_[t] == merge::AggFn::kLastValue    ? &last
@@ -358,7 +207,7 @@ Status Compactor::Flush(bool final) {
     if (ratio_ == 0) {
       // Before the first output file: the inputs' own ratio of file to decoded bytes.
       double disk = 0, raw = 0;
-      for (const Input& in : in_) {
+      for (const Input& in : rounds_.inputs()) {
         if (!in.loaded) continue;
         disk += static_cast<double>(in.file_size);
         raw += static_cast<double>(in.row_bytes) * static_cast<double>(in.num_rows);
@@ -406,27 +255,19 @@ Status Compactor::Run(CompactResult* result) {
   for (size_t t = 0; t < ncols_; ++t) fns_.push_back(ColumnFn(o_, static_cast<int>(t)));
   file_schema_ = DataFileSchema(o_, /*with_seq=*/true);
 
-  in_.resize(files_.size());
-  LAMINA_RETURN_IF_ERROR(ParallelFor(files_.size(), [&](size_t i) {
-    return OpenInput(files_[i], o_, &in_[i]);
-  }));
-  for (Input& in : in_) {
-    if (req_.window_rows > 0) in.window_rows = req_.window_rows;
+  LAMINA_RETURN_IF_ERROR(rounds_.Open(files_, nullptr));
+  for (const Input& in : rounds_.inputs()) {
     result->rows_in += in.num_rows;
     result->bytes_in += in.file_size;
   }
   std::string abs_dir = req_.directory + (req_.output_dir.empty() ? "" : "/" + req_.output_dir);
   LAMINA_RETURN_IF_ERROR(io::CreateDirs(abs_dir));
 
+  MergeRound round;
   for (;;) {
-    Cutoff cut;
-    bool finished = false;
-    LAMINA_RETURN_IF_ERROR(PlanRound(&cut, &finished));
-    if (finished) break;
-    LAMINA_RETURN_IF_ERROR(Round(cut));
-    for (Input& in : in_) {
-      if (in.loaded && in.reader && !in.undecoded() && !in.remaining()) ReleaseInput(&in);
-    }
+    LAMINA_ASSIGN_OR_RETURN(bool more, rounds_.Next(&round));
+    if (!more) break;
+    LAMINA_RETURN_IF_ERROR(FoldRound(round.slices, round.merged, round.kinds, round.seqs));
     LAMINA_RETURN_IF_ERROR(Flush(/*final=*/false));
   }
   return Flush(/*final=*/true);

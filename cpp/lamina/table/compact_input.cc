@@ -37,7 +37,8 @@ Result<std::string> KeyOf(const std::vector<ArrayView>& keys, size_t nk,
   return nkeys.KeyBytes(0);
 }
 
-Status OpenInput(const CompactInput& f, const TableOptions& o, Input* in) {
+Status OpenInput(const CompactInput& f, const TableOptions& o, const std::vector<bool>* wanted,
+                 Input* in) {
   in->path = f.path;
   in->priority = f.priority;
   LAMINA_ASSIGN_OR_RETURN(in->reader, format::FileReader::Open(f.path));
@@ -58,15 +59,16 @@ Status OpenInput(const CompactInput& f, const TableOptions& o, Input* in) {
     in->seq_at = static_cast<int>(in->cols.size());
     in->cols.push_back(static_cast<size_t>(rc.seq));
   }
+  auto skip = [&](size_t t) { return wanted != nullptr && !(*wanted)[t]; };
   for (size_t t = 0; t < ts.fields.size(); ++t) {
-    if (in->at_of[t] >= 0) continue;  // a key column
+    if (in->at_of[t] >= 0 || skip(t)) continue;  // a key column, or not wanted
     LAMINA_ASSIGN_OR_RETURN(int c, ValueColumn(f.path, fs, ts.fields[t]));
     if (c < 0) continue;
     in->at_of[t] = static_cast<int>(in->cols.size());
     in->cols.push_back(static_cast<size_t>(c));
   }
   for (size_t t = 0; t < ts.fields.size(); ++t) {
-    if (in->at_of[t] >= 0 || !HasDefault(o, t)) continue;
+    if (in->at_of[t] >= 0 || skip(t) || !HasDefault(o, t)) continue;
     in->at_of[t] = static_cast<int>(in->cols.size() + in->defaults.size());
     in->defaults.push_back(t);
   }

@@ -50,8 +50,10 @@ struct Input {
   bool remaining() const { return cursor < win_end; }
 };
 
-// Opens `f` and resolves its columns; decodes nothing yet.
-Status OpenInput(const CompactInput& f, const TableOptions& o, Input* in);
+// Opens `f` and resolves its columns; decodes nothing yet. `wanted` (optional): the table
+// columns to decode besides the keys; the others stay absent (at_of -1).
+Status OpenInput(const CompactInput& f, const TableOptions& o, const std::vector<bool>* wanted,
+                 Input* in);
 
 // Decodes the next window of `in` (the previous one must be consumed). The first window
 // measures the row size, which sets the rows of later windows: window_bytes / row size,

@@ -1,0 +1,68 @@
+#include "lamina/table/stream_read.h"
+
+#include "lamina/merge/gather.h"
+#include "lamina/util/parallel.h"
+
+namespace lamina::table {
+
+Result<std::unique_ptr<StreamRead>> StreamRead::Open(const std::vector<ReadFile>& files,
+                                                     const std::vector<std::string>& columns,
+                                                     TableOptions o, uint64_t window_bytes) {
+  if (window_bytes < 1) return Status::InvalidArgument("window_bytes must be positive");
+  LAMINA_RETURN_IF_ERROR(Validate(&o));
+  std::unique_ptr<StreamRead> s(new StreamRead(std::move(o), window_bytes));
+  LAMINA_RETURN_IF_ERROR(ResolveRequest(s->o_, columns, &s->req_));
+  std::vector<bool> wanted(s->o_.table_schema.fields.size(), false);
+  for (int t : s->req_.table_col) {
+    wanted[static_cast<size_t>(t)] = true;
+    s->fns_.push_back(ColumnFn(s->o_, t));
+  }
+  std::vector<CompactInput> inputs;
+  for (const ReadFile& f : files) inputs.push_back(CompactInput{f.path, f.priority});
+  LAMINA_RETURN_IF_ERROR(s->rounds_.Open(inputs, &wanted));
+  return s;
+}
+
+Result<MergeResult> StreamRead::Next() {
+  MergeResult out;
+  out.schema = req_.schema;
+  const Schema& ts = o_.table_schema;
+  for (;;) {
+    LAMINA_ASSIGN_OR_RETURN(bool more, rounds_.Next(&round_));
+    if (!more) {  // the end: empty columns of the requested types
+      out.columns.resize(req_.table_col.size());
+      for (size_t i = 0; i < out.columns.size(); ++i) {
+        out.columns[i] = merge::NullArray(ts.fields[req_.table_col[i]].type, 0);
+      }
+      return out;
+    }
+    merge::KeyVersions v;
+    merge::FoldVersions(round_.merged, round_.kinds, merge::FoldPolicy::kRead, &v);
+    size_t n = v.size();
+    if (n == 0) continue;  // every key of the round is deleted
+    merge::Selection last, first;
+    for (merge::AggFn fn : fns_) {
+      if (fn == merge::AggFn::kLastValue && last.run.empty()) SelectPositional(fn, v, &last);
+      if (fn == merge::AggFn::kFirstValue && first.run.empty()) SelectPositional(fn, v, &first);
+    }
+    const std::vector<compact_input::Input>& inputs = rounds_.inputs();
+    const std::vector<RoundSlice>& sl = round_.slices;
+    out.columns.resize(req_.table_col.size());
+    LAMINA_RETURN_IF_ERROR(ParallelFor(out.columns.size(), [&](size_t i) -> Status {
+      size_t t = static_cast<size_t>(req_.table_col[i]);
+      std::vector<const ArrayView*> src(sl.size(), nullptr);
+      for (size_t j = 0; j < sl.size(); ++j) {
+        int at = inputs[sl[j].input].at_of[t];
+        if (at >= 0) src[j] = &sl[j].views[static_cast<size_t>(at)];
+      }
+      const merge::Selection* sel = fns_[i] == merge::AggFn::kLastValue    ? &last
+                                    : fns_[i] == merge::AggFn::kFirstValue ? &first
+                                                                           : nullptr;
+      return merge::FoldColumn(fns_[i], ts.fields[t].type, src, v, &out.columns[i], sel);
+    }));
+    out.length = static_cast<int64_t>(n);
+    return out;
+  }
+}
+
+}  // namespace lamina::table
