@@ -59,6 +59,20 @@ _encoding: _EncodingModule
 
 def check_aggregates(schema: Any, aggregates: dict[str, str]) -> None: ...
 def table_write(stream: Any, options: dict[str, Any]) -> list[dict[str, Any]]: ...
+def table_key_boundaries(files: list[tuple[str, int]], options: Any, k: int) -> list[bytes]: ...
+
+class TableStreamRead:
+    def __init__(
+        self,
+        files: list[tuple[str, int]],
+        columns: list[str],
+        options: Any,
+        window_bytes: int,
+        lo: bytes | None = None,
+        hi: bytes | None = None,
+    ) -> None: ...
+    def next(self) -> tuple[Any, Any] | None: ...
+
 def table_merge_read(
     files: list[tuple[str, int]], columns: list[str], options: dict[str, Any]
 ) -> tuple[Any, Any]: ...

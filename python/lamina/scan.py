@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -79,6 +79,10 @@ class Split:
         expr = None if self.filter is None else pickle.loads(self.filter)
         scan = Scan(ctx, self.columns, expr, None, schema_id=self.schema_id)
         return scan._read_split(self, scan._read_columns())
+
+
+# A key range [lo, hi) of a split (normalized key bytes; None: open), read on its own.
+Part = tuple[Split, Union[bytes, None], Union[bytes, None]]
 
 
 def _partition_matches(
@@ -283,6 +287,20 @@ class Scan:
                 ) from None
         return table.select(self._columns)
 
+    def _read_whole(self, split: Split, cols: list[str]) -> pa.Table:
+        """One split's rows for ``to_arrow``. Runs that need a merge stream through the
+        windowed merge: it holds the output plus about one memory budget, where decoding
+        whole runs first held every version of every row (3x the output on W1), and a
+        first read in a fresh process is faster for it (fresh memory is expensive).
+        Key-disjoint runs decode straight into the output (``_read_split``)."""
+        if not split.needs_merge:
+            return self._read_split(split, cols)
+        reader = self._open_split(split, cols, DEFAULT_MEMORY_BUDGET)
+        batches = []
+        while (caps := reader.next()) is not None:
+            batches.append(self._finish_batch(batch_from_capsules(caps)))
+        return pa.Table.from_batches(batches, self._empty().schema)
+
     def _empty(self) -> pa.Table:
         return self._ts.schema.empty_table().select(self._columns)
 
@@ -320,20 +338,32 @@ class Scan:
         batches = self._stream(budget, prefetch)
         return batches if batch_size is None else _rebatch(batches, batch_size)
 
-    def _stream(self, budget: int, prefetch: bool) -> Iterator[pa.RecordBatch]:
-        def first() -> tuple[list[Split], list[str], Any]:
-            splits = self._plan()
-            cols = self._read_columns()
-            return splits, cols, self._open_split(splits[0], cols, budget) if splits else None
+    def _stream(
+        self, budget: int, prefetch: bool, only: Sequence[Part] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Streams the planned splits, or ``only`` these parts (split, lo, hi): key ranges
+        [lo, hi) of splits of this scan's plan (None bounds are open)."""
 
-        splits, cols, reader = self._reading(first)
+        def first() -> tuple[list[Part], list[str], Any]:
+            parts: list[Part] = (
+                [(s, None, None) for s in self._plan()] if only is None else list(only)
+            )
+            cols = self._read_columns()
+            if not parts:
+                return parts, cols, None
+            split, lo, hi = parts[0]
+            return parts, cols, self._open_split(split, cols, budget, lo, hi)
+
+        parts, cols, reader = self._reading(first)
         if reader is None:
             return
         pool = ThreadPoolExecutor(max_workers=1) if prefetch else None
         try:
-            for i, split in enumerate(splits):
+            for i, (split, lo, hi) in enumerate(parts):
                 if i > 0:
-                    reader = self._reading(functools.partial(self._open_split, split, cols, budget))
+                    reader = self._reading(
+                        functools.partial(self._open_split, split, cols, budget, lo, hi)
+                    )
                 pending = pool.submit(reader.next) if pool is not None else None
                 while True:
                     caps = pending.result() if pending is not None else reader.next()
@@ -341,20 +371,47 @@ class Scan:
                         break
                     if pool is not None:
                         pending = pool.submit(reader.next)  # merges while this one is used
-                    batch = batch_from_capsules(caps)
-                    out = self._finish_batch(batch)
+                    out = self._finish_batch(batch_from_capsules(caps))
                     if out.num_rows:
                         yield out
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
 
-    def _open_split(self, split: Split, cols: list[str], budget: int) -> Any:
+    def _parts(self, split: Split, k: int) -> list[Part]:
+        """``split`` cut into up to ``k`` key ranges of about equal rows."""
+        files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
+        bounds = _core.table_key_boundaries(files, core_options(self._ts), k) if k > 1 else []
+        los: list[bytes | None] = [None, *bounds]
+        his: list[bytes | None] = [*bounds, None]
+        return [(split, lo, hi) for lo, hi in zip(los, his)]
+
+    def _part_batches(
+        self, parts: Sequence[Part], memory_budget: int | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """``to_batches`` of only these parts of this scan's plan, in the order given."""
+        budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
+        return self._stream(budget, True, parts)
+
+    def _part_count(self, part: Part) -> int:
+        """Rows a part of this scan's plan contributes (keys and filter columns only are
+        read)."""
+        rows = Scan(self._ctx, [], self._filter, self._snapshot, schema_id=self._ts.id)
+        return sum(b.num_rows for b in rows._stream(DEFAULT_MEMORY_BUDGET, False, [part]))
+
+    def _open_split(
+        self,
+        split: Split,
+        cols: list[str],
+        budget: int,
+        lo: bytes | None = None,
+        hi: bytes | None = None,
+    ) -> Any:
         files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
         # About four windows per file are alive at once: the window, the round's slices
         # and fold, and the prefetched batch.
         window = max(1 << 16, budget // (4 * max(1, len(files))))
-        return _core.TableStreamRead(files, cols, core_options(self._ts), window)
+        return _core.TableStreamRead(files, cols, core_options(self._ts), window, lo, hi)
 
     def _finish_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The scan's filter and column selection applied to a merged batch."""
@@ -389,11 +446,11 @@ class Scan:
             return self._empty()
         cols = self._read_columns()
         if len(splits) == 1:
-            parts = [self._read_split(splits[0], cols)]
+            parts = [self._read_whole(splits[0], cols)]
         else:
             # The core releases the GIL, so splits decode and merge in parallel.
             with ThreadPoolExecutor(max_workers=min(len(splits), os.cpu_count() or 2)) as ex:
-                parts = list(ex.map(lambda s: self._read_split(s, cols), splits))
+                parts = list(ex.map(lambda s: self._read_whole(s, cols), splits))
         if not self._columns:  # concat_tables drops the rows of tables without columns
             return pa.Table.from_batches([b for p in parts for b in p.to_batches()], pa.schema([]))
         return pa.concat_tables(parts)

@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,12 +23,21 @@ class PyStreamRead {
  public:
   PyStreamRead(const std::vector<std::pair<std::string, uint64_t>>& files,
                const std::vector<std::string>& columns, pyb::object options,
-               uint64_t window_bytes) {
+               uint64_t window_bytes, std::optional<pyb::bytes> lo, std::optional<pyb::bytes> hi) {
     table::TableOptions o = TableOptionsArg(options, {});
     std::vector<table::ReadFile> rf;
     for (const auto& [path, priority] : files) rf.push_back({path, priority});
+    table::KeyBounds b;
+    if (lo) {
+      b.has_lo = true;
+      b.lo = std::string(*lo);
+    }
+    if (hi) {
+      b.has_hi = true;
+      b.hi = std::string(*hi);
+    }
     pyb::gil_scoped_release release;  // opening maps files and reads footers
-    s_ = ValueOrThrow(table::StreamRead::Open(rf, columns, std::move(o), window_bytes));
+    s_ = ValueOrThrow(table::StreamRead::Open(rf, columns, std::move(o), window_bytes, b));
   }
 
   // (schema_capsule, array_capsule) of the next batch; None at the end.
@@ -45,17 +55,37 @@ class PyStreamRead {
   std::unique_ptr<table::StreamRead> s_;
 };
 
+pyb::list KeyBoundaries(const std::vector<std::pair<std::string, uint64_t>>& files,
+                        pyb::object options, size_t k) {
+  table::TableOptions o = TableOptionsArg(options, {});
+  std::vector<table::ReadFile> rf;
+  for (const auto& [path, priority] : files) rf.push_back({path, priority});
+  std::vector<std::string> keys;
+  {
+    pyb::gil_scoped_release release;
+    keys = ValueOrThrow(table::KeyBoundaries(rf, std::move(o), k));
+  }
+  pyb::list out;
+  for (const std::string& key : keys) out.append(pyb::bytes(key));
+  return out;
+}
+
 }  // namespace
 
 void RegisterStream(pyb::module_& m) {
+  m.def("table_key_boundaries", &KeyBoundaries, pyb::arg("files"), pyb::arg("options"),
+        pyb::arg("k"),
+        "Up to k - 1 ascending normalized keys cutting the runs' key space into ranges of "
+        "about equal rows.");
   pyb::class_<PyStreamRead>(m, "TableStreamRead",
                             "A merged read of one bucket's files, a batch at a time.")
       .def(pyb::init<const std::vector<std::pair<std::string, uint64_t>>&,
-                     const std::vector<std::string>&, pyb::object, uint64_t>(),
+                     const std::vector<std::string>&, pyb::object, uint64_t,
+                     std::optional<pyb::bytes>, std::optional<pyb::bytes>>(),
            pyb::arg("files"), pyb::arg("columns"), pyb::arg("options"),
-           pyb::arg("window_bytes"),
+           pyb::arg("window_bytes"), pyb::arg("lo") = pyb::none(), pyb::arg("hi") = pyb::none(),
            "files: (path, priority) of one bucket, oldest first; window_bytes: decoded bytes "
-           "held per file, about.")
+           "held per file, about; lo/hi: normalized key bounds [lo, hi) (None: open).")
       .def("next", &PyStreamRead::Next,
            "The next batch (schema_capsule, array_capsule) in key order, or None at the end.");
 }

@@ -1,6 +1,7 @@
 #include "lamina/table/merge_rounds.h"
 
 #include "lamina/merge/engine.h"
+#include "lamina/merge/gather.h"
 #include "lamina/util/parallel.h"
 
 namespace lamina::table {
@@ -167,11 +168,53 @@ Result<bool> MergeRounds::Next(MergeRound* round) {
   return true;
 }
 
-Status MergeRounds::Open(const std::vector<CompactInput>& files, const std::vector<bool>* wanted) {
+Result<uint64_t> LowerBound(const Input& in, const TableOptions& o, const std::string& key) {
+  size_t nk = o.key_columns.size();
+  std::vector<size_t> key_cols(in.cols.begin(), in.cols.begin() + static_cast<std::ptrdiff_t>(nk));
+  uint64_t lo = 0, hi = in.num_rows;  // the answer is in [lo, hi]
+  while (lo < hi) {
+    int64_t mid = static_cast<int64_t>(lo + (hi - lo) / 2);
+    std::vector<OwnedArray> one;
+    LAMINA_RETURN_IF_ERROR(in.reader->Take(key_cols, &mid, 1, &one));
+    std::vector<ArrayView> views;
+    for (const OwnedArray& a : one) views.push_back(merge::ViewOf(a));
+    LAMINA_ASSIGN_OR_RETURN(std::string k, KeyOf(views, nk, o.key_columns, 0));
+    if (k < key) {
+      lo = static_cast<uint64_t>(mid) + 1;
+    } else {
+      hi = static_cast<uint64_t>(mid);
+    }
+  }
+  return lo;
+}
+
+Status MergeRounds::Open(const std::vector<CompactInput>& files, const std::vector<bool>* wanted,
+                         const KeyBounds* bounds) {
   nk_ = o_.key_columns.size();
   in_.resize(files.size());
-  LAMINA_RETURN_IF_ERROR(ParallelFor(files.size(), [&](size_t i) {
-    return OpenInput(files[i], o_, wanted, &in_[i]);
+  LAMINA_RETURN_IF_ERROR(ParallelFor(files.size(), [&](size_t i) -> Status {
+    Input& in = in_[i];
+    LAMINA_RETURN_IF_ERROR(OpenInput(files[i], o_, wanted, &in));
+    if (bounds == nullptr || in.num_rows == 0) return Status::OK();
+    uint64_t begin = 0, end = in.num_rows;
+    if (bounds->has_lo) {
+      LAMINA_ASSIGN_OR_RETURN(begin, LowerBound(in, o_, bounds->lo));
+    }
+    if (bounds->has_hi) {
+      LAMINA_ASSIGN_OR_RETURN(end, LowerBound(in, o_, bounds->hi));
+    }
+    if (begin >= end) {  // no row in range: the input is empty
+      in.num_rows = 0;
+      return Status::OK();
+    }
+    // Windows start at `begin` and the file ends at `end` for this merge.
+    in.win_begin = in.win_end = in.cursor = begin;
+    in.num_rows = end;
+    if (bounds->has_lo && (!in.has_min_key || in.min_key < bounds->lo)) {
+      in.has_min_key = true;
+      in.min_key = bounds->lo;  // no row this merge takes has a smaller key
+    }
+    return Status::OK();
   }));
   if (window_rows_ > 0) {
     for (Input& in : in_) in.window_rows = window_rows_;

@@ -38,6 +38,17 @@ struct MergeRound {
   merge::RunSeqs seqs;
 };
 
+// A key range [lo, hi) of normalized keys; an absent bound is open.
+struct KeyBounds {
+  bool has_lo = false, has_hi = false;
+  std::string lo, hi;
+};
+
+// The first row of `in`'s file whose key is >= `key` (binary search, decoding single keys
+// through the take path; num_rows if none). REQUIRES: `in` opened, not loaded.
+Result<uint64_t> LowerBound(const compact_input::Input& in, const TableOptions& o,
+                            const std::string& key);
+
 class MergeRounds {
  public:
   // window_bytes / window_rows: as in CompactRequest.
@@ -46,7 +57,9 @@ class MergeRounds {
 
   // Opens the inputs (runs of one bucket, oldest first). `wanted`, if given, names the
   // table columns to decode besides the keys (the others read as absent: at_of -1).
-  Status Open(const std::vector<CompactInput>& files, const std::vector<bool>* wanted);
+  // `bounds`, if given, restricts every input to the rows of keys in [lo, hi).
+  Status Open(const std::vector<CompactInput>& files, const std::vector<bool>* wanted,
+              const KeyBounds* bounds = nullptr);
 
   // The next round into `round` (its views stay valid until the next call); false when
   // every input is consumed. Inputs finished by the previous round are released first.

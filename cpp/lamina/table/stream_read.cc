@@ -1,13 +1,49 @@
 #include "lamina/table/stream_read.h"
 
+#include "lamina/format/file_reader.h"
 #include "lamina/merge/gather.h"
+#include "lamina/table/run_columns.h"
 #include "lamina/util/parallel.h"
 
 namespace lamina::table {
 
+Result<std::vector<std::string>> KeyBoundaries(const std::vector<ReadFile>& files,
+                                               TableOptions o, size_t k) {
+  LAMINA_RETURN_IF_ERROR(Validate(&o));
+  std::vector<std::string> out;
+  if (files.empty() || k < 2) return out;
+  // The largest run by rows.
+  std::unique_ptr<format::FileReader> best;
+  std::string best_path;
+  for (const ReadFile& f : files) {
+    LAMINA_ASSIGN_OR_RETURN(std::unique_ptr<format::FileReader> r, format::FileReader::Open(f.path));
+    if (!best || r->num_rows() > best->num_rows()) {
+      best = std::move(r);
+      best_path = f.path;
+    }
+  }
+  uint64_t n = best->num_rows();
+  if (n < 2 * k) return out;
+  RunColumns rc;
+  LAMINA_RETURN_IF_ERROR(ResolveRunColumns(best_path, best->schema(), o, &rc));
+  size_t nk = o.key_columns.size();
+  std::vector<int64_t> rows;
+  for (size_t j = 1; j < k; ++j) rows.push_back(static_cast<int64_t>(n * j / k));
+  std::vector<OwnedArray> keys;
+  LAMINA_RETURN_IF_ERROR(best->Take(rc.key, rows.data(), rows.size(), &keys));
+  std::vector<ArrayView> views;
+  for (const OwnedArray& a : keys) views.push_back(merge::ViewOf(a));
+  for (size_t j = 0; j < rows.size(); ++j) {
+    LAMINA_ASSIGN_OR_RETURN(std::string key, compact_input::KeyOf(views, nk, o.key_columns, j));
+    if (out.empty() || key > out.back()) out.push_back(std::move(key));
+  }
+  return out;
+}
+
 Result<std::unique_ptr<StreamRead>> StreamRead::Open(const std::vector<ReadFile>& files,
                                                      const std::vector<std::string>& columns,
-                                                     TableOptions o, uint64_t window_bytes) {
+                                                     TableOptions o, uint64_t window_bytes,
+                                                     const KeyBounds& bounds) {
   if (window_bytes < 1) return Status::InvalidArgument("window_bytes must be positive");
   LAMINA_RETURN_IF_ERROR(Validate(&o));
   std::unique_ptr<StreamRead> s(new StreamRead(std::move(o), window_bytes));
@@ -19,7 +55,7 @@ Result<std::unique_ptr<StreamRead>> StreamRead::Open(const std::vector<ReadFile>
   }
   std::vector<CompactInput> inputs;
   for (const ReadFile& f : files) inputs.push_back(CompactInput{f.path, f.priority});
-  LAMINA_RETURN_IF_ERROR(s->rounds_.Open(inputs, &wanted));
+  LAMINA_RETURN_IF_ERROR(s->rounds_.Open(inputs, &wanted, &bounds));
   return s;
 }
 

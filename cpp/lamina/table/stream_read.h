@@ -16,12 +16,19 @@
 
 namespace lamina::table {
 
+// `k - 1` normalized keys that cut the key space of these runs into k ranges of about
+// equal rows (keys of the largest run at evenly spaced rows; fewer if it is small).
+Result<std::vector<std::string>> KeyBoundaries(const std::vector<ReadFile>& files,
+                                               TableOptions options, size_t k);
+
 class StreamRead {
  public:
   // `files`: the runs of one bucket, oldest first; `columns` as for MergeRead.
+  // `bounds`: only keys in [lo, hi) (several reads of disjoint ranges run in parallel).
   static Result<std::unique_ptr<StreamRead>> Open(const std::vector<ReadFile>& files,
                                                   const std::vector<std::string>& columns,
-                                                  TableOptions options, uint64_t window_bytes);
+                                                  TableOptions options, uint64_t window_bytes,
+                                                  const KeyBounds& bounds = KeyBounds{});
 
   // The next batch of merged rows (one round's; deleted keys dropped); length 0 when the
   // read is complete.

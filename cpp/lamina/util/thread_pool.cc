@@ -1,7 +1,10 @@
 #include "lamina/util/thread_pool.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <exception>
 #include <new>
 
@@ -56,8 +59,20 @@ struct ThreadPool::Job {
 
 ThreadPool& ThreadPool::Shared() {
   // Leaked on purpose: workers must not be joined during static destruction.
-  static ThreadPool* pool = new ThreadPool(GetConfig().threads);
-  return *pool;
+  static std::atomic<ThreadPool*> pool{new ThreadPool(GetConfig().threads)};
+  static std::atomic<pid_t> owner{getpid()};
+  if (owner.load(std::memory_order_acquire) != getpid()) {
+    // A forked child (a DataLoader worker): the parent's workers do not exist here and
+    // its pool's mutex may have been held at the fork. Leave that pool untouched (its
+    // thread handles must not be joined or destroyed) and start a fresh one.
+    static std::mutex fork_mu;
+    std::lock_guard<std::mutex> lock(fork_mu);
+    if (owner.load(std::memory_order_relaxed) != getpid()) {
+      pool.store(new ThreadPool(GetConfig().threads), std::memory_order_release);
+      owner.store(getpid(), std::memory_order_release);
+    }
+  }
+  return *pool.load(std::memory_order_acquire);
 }
 
 ThreadPool::ThreadPool(size_t threads) { StartWorkers(threads > 1 ? threads - 1 : 0); }
