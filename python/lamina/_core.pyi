@@ -70,6 +70,7 @@ class TableStreamRead:
         window_bytes: int,
         lo: bytes | None = None,
         hi: bytes | None = None,
+        concat: bool = False,
     ) -> None: ...
     def next(self) -> tuple[Any, Any] | None: ...
 

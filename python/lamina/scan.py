@@ -65,6 +65,9 @@ class Split:
     # The scan's filter (a pyarrow.compute.Expression) pickled, or None: bytes keep the
     # split comparable and hashable.
     filter: bytes | None = None
+    # Positions in ``files`` in key order when the files are key-disjoint and hold no
+    # deletes (their merged read is their concatenation), else None.
+    key_order: tuple[int, ...] | None = None
 
     def to_arrow(self) -> pa.Table:
         """This split's rows, merged, with the scan's columns and filter applied.
@@ -83,6 +86,17 @@ class Split:
 
 # A key range [lo, hi) of a split (normalized key bytes; None: open), read on its own.
 Part = tuple[Split, Union[bytes, None], Union[bytes, None]]
+
+
+def _key_order(files: list[DataFile]) -> tuple[int, ...] | None:
+    """Positions of ``files`` in key order if they are key-disjoint and hold no deletes."""
+    if any(f.delete_count for f in files):
+        return None
+    order = sorted(range(len(files)), key=lambda i: files[i].min_key)
+    for a, b in zip(order, order[1:]):
+        if files[a].max_key >= files[b].min_key:
+            return None
+    return tuple(order)
 
 
 def _partition_matches(
@@ -255,6 +269,7 @@ class Scan:
                     min_key=min(f.min_key for f in fs),
                     max_key=max(f.max_key for f in fs),
                     needs_merge=len(fs) > 1 or any(f.delete_count for f in fs),
+                    key_order=_key_order(fs),
                     estimated_rows=sum(f.row_count - f.delete_count for f in fs),
                     schema_id=self._ts.id,
                     columns=tuple(self._columns),
@@ -408,10 +423,14 @@ class Scan:
         hi: bytes | None = None,
     ) -> Any:
         files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
+        concat = split.key_order is not None and lo is None and hi is None
+        if concat:  # key-disjoint files without deletes: read in key order, no merge
+            assert split.key_order is not None
+            files = [files[i] for i in split.key_order]
         # About four windows per file are alive at once: the window, the round's slices
         # and fold, and the prefetched batch.
-        window = max(1 << 16, budget // (4 * max(1, len(files))))
-        return _core.TableStreamRead(files, cols, core_options(self._ts), window, lo, hi)
+        window = max(1 << 16, budget // (4 * max(1, 1 if concat else len(files))))
+        return _core.TableStreamRead(files, cols, core_options(self._ts), window, lo, hi, concat)
 
     def _finish_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The scan's filter and column selection applied to a merged batch."""

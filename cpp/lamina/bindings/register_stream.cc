@@ -23,7 +23,8 @@ class PyStreamRead {
  public:
   PyStreamRead(const std::vector<std::pair<std::string, uint64_t>>& files,
                const std::vector<std::string>& columns, pyb::object options,
-               uint64_t window_bytes, std::optional<pyb::bytes> lo, std::optional<pyb::bytes> hi) {
+               uint64_t window_bytes, std::optional<pyb::bytes> lo, std::optional<pyb::bytes> hi,
+               bool concat) {
     table::TableOptions o = TableOptionsArg(options, {});
     std::vector<table::ReadFile> rf;
     for (const auto& [path, priority] : files) rf.push_back({path, priority});
@@ -37,7 +38,8 @@ class PyStreamRead {
       b.hi = std::string(*hi);
     }
     pyb::gil_scoped_release release;  // opening maps files and reads footers
-    s_ = ValueOrThrow(table::StreamRead::Open(rf, columns, std::move(o), window_bytes, b));
+    s_ = ValueOrThrow(
+        table::StreamRead::Open(rf, columns, std::move(o), window_bytes, b, concat));
   }
 
   // (schema_capsule, array_capsule) of the next batch; None at the end.
@@ -81,11 +83,13 @@ void RegisterStream(pyb::module_& m) {
                             "A merged read of one bucket's files, a batch at a time.")
       .def(pyb::init<const std::vector<std::pair<std::string, uint64_t>>&,
                      const std::vector<std::string>&, pyb::object, uint64_t,
-                     std::optional<pyb::bytes>, std::optional<pyb::bytes>>(),
+                     std::optional<pyb::bytes>, std::optional<pyb::bytes>, bool>(),
            pyb::arg("files"), pyb::arg("columns"), pyb::arg("options"),
            pyb::arg("window_bytes"), pyb::arg("lo") = pyb::none(), pyb::arg("hi") = pyb::none(),
+           pyb::arg("concat") = false,
            "files: (path, priority) of one bucket, oldest first; window_bytes: decoded bytes "
-           "held per file, about; lo/hi: normalized key bounds [lo, hi) (None: open).")
+           "held per file, about; lo/hi: normalized key bounds [lo, hi) (None: open); concat: "
+           "the files are key-disjoint, in key order, without deletes (no merge).")
       .def("next", &PyStreamRead::Next,
            "The next batch (schema_capsule, array_capsule) in key order, or None at the end.");
 }

@@ -43,7 +43,7 @@ Result<std::vector<std::string>> KeyBoundaries(const std::vector<ReadFile>& file
 Result<std::unique_ptr<StreamRead>> StreamRead::Open(const std::vector<ReadFile>& files,
                                                      const std::vector<std::string>& columns,
                                                      TableOptions o, uint64_t window_bytes,
-                                                     const KeyBounds& bounds) {
+                                                     const KeyBounds& bounds, bool concat) {
   if (window_bytes < 1) return Status::InvalidArgument("window_bytes must be positive");
   LAMINA_RETURN_IF_ERROR(Validate(&o));
   std::unique_ptr<StreamRead> s(new StreamRead(std::move(o), window_bytes));
@@ -55,11 +55,69 @@ Result<std::unique_ptr<StreamRead>> StreamRead::Open(const std::vector<ReadFile>
   }
   std::vector<CompactInput> inputs;
   for (const ReadFile& f : files) inputs.push_back(CompactInput{f.path, f.priority});
+  if (concat) {
+    s->concat_ = true;
+    s->files_.resize(inputs.size());
+    LAMINA_RETURN_IF_ERROR(ParallelFor(inputs.size(), [&](size_t i) {
+      return compact_input::OpenInput(inputs[i], s->o_, &wanted, &s->files_[i]);
+    }));
+    return s;
+  }
   LAMINA_RETURN_IF_ERROR(s->rounds_.Open(inputs, &wanted, &bounds));
   return s;
 }
 
+Result<MergeResult> StreamRead::NextConcat() {
+  MergeResult out;
+  out.schema = req_.schema;
+  const Schema& ts = o_.table_schema;
+  out.columns.resize(req_.table_col.size());
+  while (file_ < files_.size() && !files_[file_].undecoded()) {
+    compact_input::ReleaseInput(&files_[file_]);
+    ++file_;
+  }
+  if (file_ == files_.size()) {
+    for (size_t i = 0; i < out.columns.size(); ++i) {
+      out.columns[i] = merge::NullArray(ts.fields[req_.table_col[i]].type, 0);
+    }
+    return out;
+  }
+  compact_input::Input& in = files_[file_];
+  LAMINA_RETURN_IF_ERROR(compact_input::LoadWindow(&in, o_, window_bytes_, 0));
+  if (in.kind_at >= 0) {
+    const int8_t* k = in.arrays[static_cast<size_t>(in.kind_at)].values->as<int8_t>();
+    if (!merge::AllUpserts(k, static_cast<size_t>(in.win_end - in.win_begin))) {
+      return Status::InvalidArgument(in.path + " holds deletes: it cannot be read without a merge");
+    }
+  }
+  size_t n = static_cast<size_t>(in.win_end - in.win_begin);
+  for (size_t i = 0; i < out.columns.size(); ++i) {
+    size_t t = static_cast<size_t>(req_.table_col[i]);
+    int at = in.at_of[t];
+    bool again = false;  // a column requested twice: the second one is a copy
+    for (size_t e = 0; e < i; ++e) again |= req_.table_col[e] == req_.table_col[i];
+    if (at < 0) {
+      out.columns[i] = merge::NullArray(ts.fields[t].type, n);
+    } else if (again) {
+      uint32_t run = 0;
+      std::vector<uint32_t> rows(n);
+      for (size_t r = 0; r < n; ++r) rows[r] = static_cast<uint32_t>(r);
+      std::vector<uint32_t> runs(n, run);
+      ArrayView v = merge::ViewOf(in.arrays[static_cast<size_t>(at)]);
+      LAMINA_RETURN_IF_ERROR(merge::GatherRuns(ts.fields[t].type, {&v}, runs.data(),
+                                               rows.data(), n, &out.columns[i]));
+    } else {
+      out.columns[i] = std::move(in.arrays[static_cast<size_t>(at)]);
+    }
+  }
+  in.cursor = in.win_end;  // the window is consumed
+  in.views.clear();
+  out.length = static_cast<int64_t>(n);
+  return out;
+}
+
 Result<MergeResult> StreamRead::Next() {
+  if (concat_) return NextConcat();
   MergeResult out;
   out.schema = req_.schema;
   const Schema& ts = o_.table_schema;

@@ -25,10 +25,14 @@ class StreamRead {
  public:
   // `files`: the runs of one bucket, oldest first; `columns` as for MergeRead.
   // `bounds`: only keys in [lo, hi) (several reads of disjoint ranges run in parallel).
+  // `concat`: the caller knows the files are key-disjoint, hold no deletes and are given
+  // in key order (one file, or a run after a full compaction): their windows are the
+  // output as decoded, without a merge. Bounds do not apply then.
   static Result<std::unique_ptr<StreamRead>> Open(const std::vector<ReadFile>& files,
                                                   const std::vector<std::string>& columns,
                                                   TableOptions options, uint64_t window_bytes,
-                                                  const KeyBounds& bounds = KeyBounds{});
+                                                  const KeyBounds& bounds = KeyBounds{},
+                                                  bool concat = false);
 
   // The next batch of merged rows (one round's; deleted keys dropped); length 0 when the
   // read is complete.
@@ -38,10 +42,16 @@ class StreamRead {
 
  private:
   StreamRead(TableOptions o, uint64_t window_bytes)
-      : o_(std::move(o)), rounds_(o_, window_bytes, 0) {}
+      : o_(std::move(o)), window_bytes_(window_bytes), rounds_(o_, window_bytes, 0) {}
+
+  Result<MergeResult> NextConcat();
 
   TableOptions o_;  // declared before rounds_, which refers to it
+  uint64_t window_bytes_;
   MergeRounds rounds_;
+  bool concat_ = false;
+  std::vector<compact_input::Input> files_;  // concat: the files, in key order
+  size_t file_ = 0;                           // concat: the file being read
   RequestedColumns req_;
   std::vector<merge::AggFn> fns_;
   MergeRound round_;
