@@ -116,17 +116,20 @@ def test_empty_table_and_empty_result(tmp_path: Any) -> None:
 
 _MEMORY_CHILD = textwrap.dedent(
     """
-    import resource, sys
+    import sys
     import lamina
     t = lamina.open_table(sys.argv[1])
     budget = int(sys.argv[2])
     scan = t.scan()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    def hwm():  # peak RSS of this process image (ru_maxrss survives exec)
+        with open("/proc/self/status") as f:
+            return next(int(x.split()[1]) * 1024 for x in f if x.startswith("VmHWM"))
+    before = hwm()
     rows = nbytes = 0
     for b in scan.to_batches(batch_size=8192, memory_budget=budget):
         rows += b.num_rows
         nbytes += b.nbytes
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = hwm()
     print(rows, nbytes, peak - before)
     """
 )

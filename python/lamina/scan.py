@@ -25,6 +25,10 @@ from lamina.errors import CorruptFileError, InvalidArgumentError
 T = TypeVar("T")
 
 DEFAULT_MEMORY_BUDGET = 256 << 20  # bytes of decoded data a streaming read holds, about
+# to_arrow merges a split from whole decoded runs up to this estimated decoded size of its
+# requested columns, and streams it through the windowed merge above (Scan._read_whole).
+WHOLE_READ_BYTES = 1 << 30
+DECODE_EXPANSION = 4  # decoded bytes per byte on disk, about (W1: 3.4)
 
 
 def _rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
@@ -68,6 +72,7 @@ class Split:
     # Positions in ``files`` in key order when the files are key-disjoint and hold no
     # deletes (their merged read is their concatenation), else None.
     key_order: tuple[int, ...] | None = None
+    file_bytes: int = 0  # the files' total size on disk
 
     def to_arrow(self) -> pa.Table:
         """This split's rows, merged, with the scan's columns and filter applied.
@@ -270,6 +275,7 @@ class Scan:
                     max_key=max(f.max_key for f in fs),
                     needs_merge=len(fs) > 1 or any(f.delete_count for f in fs),
                     key_order=_key_order(fs),
+                    file_bytes=sum(f.file_size for f in fs),
                     estimated_rows=sum(f.row_count - f.delete_count for f in fs),
                     schema_id=self._ts.id,
                     columns=tuple(self._columns),
@@ -303,12 +309,19 @@ class Scan:
         return table.select(self._columns)
 
     def _read_whole(self, split: Split, cols: list[str]) -> pa.Table:
-        """One split's rows for ``to_arrow``. Runs that need a merge stream through the
-        windowed merge: it holds the output plus about one memory budget, where decoding
-        whole runs first held every version of every row (3x the output on W1), and a
-        first read in a fresh process is faster for it (fresh memory is expensive).
-        Key-disjoint runs decode straight into the output (``_read_split``)."""
-        if not split.needs_merge:
+        """One split's rows for ``to_arrow``.
+
+        Decoding every run whole and merging them (``_read_split``) is the fastest when
+        warm, but holds every version of every requested row at once (about 3x the output
+        on W1) and faults all that memory in. So a split that needs a merge and whose
+        requested columns are estimated to decode to more than ``WHOLE_READ_BYTES`` (its
+        bytes on disk, times the share of columns read, times ``DECODE_EXPANSION``)
+        streams through the windowed merge instead: the output plus about one memory
+        budget. Key-disjoint runs always decode straight into the output.
+        """
+        width = len(cols) / max(1, len(self._ts.schema))
+        estimate = split.file_bytes * width * DECODE_EXPANSION
+        if split.key_order is not None or estimate <= WHOLE_READ_BYTES:
             return self._read_split(split, cols)
         reader = self._open_split(split, cols, DEFAULT_MEMORY_BUDGET)
         batches = []
