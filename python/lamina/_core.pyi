@@ -71,6 +71,7 @@ class TableStreamRead:
         lo: bytes | None = None,
         hi: bytes | None = None,
         concat: bool = False,
+        window_rows: int = 0,
     ) -> None: ...
     def next(self) -> tuple[Any, Any] | None: ...
 

@@ -255,7 +255,7 @@ def _batches(scan: Any, units: list[Any], size: int, budget: int | None) -> Iter
     order, streamed."""
     from lamina.scan import _rebatch
 
-    for b in _rebatch(scan._part_batches(units, budget), size):
+    for b in _rebatch(scan._part_batches(units, budget, size), size):
         yield pa.Table.from_batches([b])
 
 

@@ -363,14 +363,19 @@ class Scan:
         budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise InvalidArgumentError("memory_budget must be a positive number of bytes")
-        batches = self._stream(budget, prefetch)
+        batches = self._stream(budget, prefetch, rows=batch_size)
         return batches if batch_size is None else _rebatch(batches, batch_size)
 
     def _stream(
-        self, budget: int, prefetch: bool, only: Sequence[Part] | None = None
+        self,
+        budget: int,
+        prefetch: bool,
+        only: Sequence[Part] | None = None,
+        rows: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Streams the planned splits, or ``only`` these parts (split, lo, hi): key ranges
-        [lo, hi) of splits of this scan's plan (None bounds are open)."""
+        [lo, hi) of splits of this scan's plan (None bounds are open). ``rows``: the
+        caller's batch size (windows of unmerged files are cut to whole batches)."""
 
         def first() -> tuple[list[Part], list[str], Any]:
             parts: list[Part] = (
@@ -380,7 +385,7 @@ class Scan:
             if not parts:
                 return parts, cols, None
             split, lo, hi = parts[0]
-            return parts, cols, self._open_split(split, cols, budget, lo, hi)
+            return parts, cols, self._open_split(split, cols, budget, lo, hi, rows)
 
         parts, cols, reader = self._reading(first)
         if reader is None:
@@ -390,7 +395,7 @@ class Scan:
             for i, (split, lo, hi) in enumerate(parts):
                 if i > 0:
                     reader = self._reading(
-                        functools.partial(self._open_split, split, cols, budget, lo, hi)
+                        functools.partial(self._open_split, split, cols, budget, lo, hi, rows)
                     )
                 pending = pool.submit(reader.next) if pool is not None else None
                 while True:
@@ -415,11 +420,12 @@ class Scan:
         return [(split, lo, hi) for lo, hi in zip(los, his)]
 
     def _part_batches(
-        self, parts: Sequence[Part], memory_budget: int | None = None
+        self, parts: Sequence[Part], memory_budget: int | None = None, rows: int | None = None
     ) -> Iterator[pa.RecordBatch]:
-        """``to_batches`` of only these parts of this scan's plan, in the order given."""
+        """``to_batches`` of only these parts of this scan's plan, in the order given
+        (``rows``: the batch size the caller will cut)."""
         budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
-        return self._stream(budget, True, parts)
+        return self._stream(budget, True, parts, rows)
 
     def _part_count(self, part: Part) -> int:
         """Rows a part of this scan's plan contributes (keys and filter columns only are
@@ -434,6 +440,7 @@ class Scan:
         budget: int,
         lo: bytes | None = None,
         hi: bytes | None = None,
+        rows: int | None = None,
     ) -> Any:
         files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
         concat = split.key_order is not None and lo is None and hi is None

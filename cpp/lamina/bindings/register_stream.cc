@@ -24,7 +24,7 @@ class PyStreamRead {
   PyStreamRead(const std::vector<std::pair<std::string, uint64_t>>& files,
                const std::vector<std::string>& columns, pyb::object options,
                uint64_t window_bytes, std::optional<pyb::bytes> lo, std::optional<pyb::bytes> hi,
-               bool concat) {
+               bool concat, uint64_t window_rows) {
     table::TableOptions o = TableOptionsArg(options, {});
     std::vector<table::ReadFile> rf;
     for (const auto& [path, priority] : files) rf.push_back({path, priority});
@@ -39,7 +39,7 @@ class PyStreamRead {
     }
     pyb::gil_scoped_release release;  // opening maps files and reads footers
     s_ = ValueOrThrow(
-        table::StreamRead::Open(rf, columns, std::move(o), window_bytes, b, concat));
+        table::StreamRead::Open(rf, columns, std::move(o), window_bytes, b, concat, window_rows));
   }
 
   // (schema_capsule, array_capsule) of the next batch; None at the end.
@@ -83,13 +83,14 @@ void RegisterStream(pyb::module_& m) {
                             "A merged read of one bucket's files, a batch at a time.")
       .def(pyb::init<const std::vector<std::pair<std::string, uint64_t>>&,
                      const std::vector<std::string>&, pyb::object, uint64_t,
-                     std::optional<pyb::bytes>, std::optional<pyb::bytes>, bool>(),
+                     std::optional<pyb::bytes>, std::optional<pyb::bytes>, bool, uint64_t>(),
            pyb::arg("files"), pyb::arg("columns"), pyb::arg("options"),
            pyb::arg("window_bytes"), pyb::arg("lo") = pyb::none(), pyb::arg("hi") = pyb::none(),
-           pyb::arg("concat") = false,
+           pyb::arg("concat") = false, pyb::arg("window_rows") = 0,
            "files: (path, priority) of one bucket, oldest first; window_bytes: decoded bytes "
            "held per file, about; lo/hi: normalized key bounds [lo, hi) (None: open); concat: "
-           "the files are key-disjoint, in key order, without deletes (no merge).")
+           "the files are key-disjoint, in key order, without deletes (no merge); window_rows: "
+           "rows per window then (0: from window_bytes).")
       .def("next", &PyStreamRead::Next,
            "The next batch (schema_capsule, array_capsule) in key order, or None at the end.");
 }

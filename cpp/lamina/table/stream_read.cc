@@ -43,7 +43,8 @@ Result<std::vector<std::string>> KeyBoundaries(const std::vector<ReadFile>& file
 Result<std::unique_ptr<StreamRead>> StreamRead::Open(const std::vector<ReadFile>& files,
                                                      const std::vector<std::string>& columns,
                                                      TableOptions o, uint64_t window_bytes,
-                                                     const KeyBounds& bounds, bool concat) {
+                                                     const KeyBounds& bounds, bool concat,
+                                                     uint64_t window_rows) {
   if (window_bytes < 1) return Status::InvalidArgument("window_bytes must be positive");
   LAMINA_RETURN_IF_ERROR(Validate(&o));
   std::unique_ptr<StreamRead> s(new StreamRead(std::move(o), window_bytes));
@@ -57,10 +58,14 @@ Result<std::unique_ptr<StreamRead>> StreamRead::Open(const std::vector<ReadFile>
   for (const ReadFile& f : files) inputs.push_back(CompactInput{f.path, f.priority});
   if (concat) {
     s->concat_ = true;
+    s->window_rows_ = window_rows;
     s->files_.resize(inputs.size());
     LAMINA_RETURN_IF_ERROR(ParallelFor(inputs.size(), [&](size_t i) {
       return compact_input::OpenInput(inputs[i], s->o_, &wanted, &s->files_[i]);
     }));
+    if (window_rows > 0) {
+      for (compact_input::Input& in : s->files_) in.window_rows = window_rows;
+    }
     return s;
   }
   LAMINA_RETURN_IF_ERROR(s->rounds_.Open(inputs, &wanted, &bounds));
@@ -83,7 +88,7 @@ Result<MergeResult> StreamRead::NextConcat() {
     return out;
   }
   compact_input::Input& in = files_[file_];
-  LAMINA_RETURN_IF_ERROR(compact_input::LoadWindow(&in, o_, window_bytes_, 0));
+  LAMINA_RETURN_IF_ERROR(compact_input::LoadWindow(&in, o_, window_bytes_, window_rows_));
   if (in.kind_at >= 0) {
     const int8_t* k = in.arrays[static_cast<size_t>(in.kind_at)].values->as<int8_t>();
     if (!merge::AllUpserts(k, static_cast<size_t>(in.win_end - in.win_begin))) {

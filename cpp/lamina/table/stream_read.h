@@ -27,12 +27,14 @@ class StreamRead {
   // `bounds`: only keys in [lo, hi) (several reads of disjoint ranges run in parallel).
   // `concat`: the caller knows the files are key-disjoint, hold no deletes and are given
   // in key order (one file, or a run after a full compaction): their windows are the
-  // output as decoded, without a merge. Bounds do not apply then.
+  // output as decoded, without a merge. Bounds do not apply then. `window_rows` > 0 fixes
+  // the rows of those windows (a multiple of the caller's batch size slices into whole
+  // batches).
   static Result<std::unique_ptr<StreamRead>> Open(const std::vector<ReadFile>& files,
                                                   const std::vector<std::string>& columns,
                                                   TableOptions options, uint64_t window_bytes,
                                                   const KeyBounds& bounds = KeyBounds{},
-                                                  bool concat = false);
+                                                  bool concat = false, uint64_t window_rows = 0);
 
   // The next batch of merged rows (one round's; deleted keys dropped); length 0 when the
   // read is complete.
@@ -48,6 +50,7 @@ class StreamRead {
 
   TableOptions o_;  // declared before rounds_, which refers to it
   uint64_t window_bytes_;
+  uint64_t window_rows_ = 0;
   MergeRounds rounds_;
   bool concat_ = false;
   std::vector<compact_input::Input> files_;  // concat: the files, in key order
