@@ -9,7 +9,7 @@ W1 (``w1.py``) at ``--scale`` is ingested by each system as in ``run.py`` (lamin
 load + 5 upsert batches, one run each; parquet+duckdb: one file per batch, the read keeps
 the newest row per key). Each read runs in its own fresh process (imports done before
 the clock starts), which reports its wall time and the growth of its peak RSS
-(``ru_maxrss``) over the read:
+(``VmHWM``) over the read:
 
 - lamina stream: ``to_batches()`` with the default 256 MiB budget, batches dropped as
   they come (a training or export loop);

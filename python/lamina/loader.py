@@ -190,27 +190,56 @@ class Loader:
         self, epoch: int = 0, shard: int = 0, num_shards: int = 1, skip: int = 0
     ) -> Iterator[Batch]:
         """The collated batches of shard ``shard`` of ``num_shards`` in ``epoch``, after
-        dropping the first ``skip`` (a resumed epoch)."""
-        for i, table in enumerate(self.iter_tables(epoch, shard, num_shards)):
-            if i >= skip:
-                yield collate(table, **self.collate_options)
+        dropping the first ``skip`` (a resumed epoch). Each block of batches is converted
+        to numpy once and cut into batches by slicing (views); skipped blocks are not
+        converted at all."""
+        size = self.batch_size
+        i = 0
+        for block in self._blocks(epoch, shard, num_shards):
+            n = -(-block.num_rows // size)
+            if i + n <= skip:
+                i += n
+                continue
+            cols = _columnar(block, self.collate_options)
+            for j in range(n):
+                if i >= skip:
+                    yield _cut(cols, j * size, min((j + 1) * size, block.num_rows),
+                               self.collate_options)  # fmt: skip
+                i += 1
 
     def iter_tables(
         self, epoch: int = 0, shard: int = 0, num_shards: int = 1
     ) -> Iterator[pa.Table]:
         """As ``iter_batches``, uncollated (pyarrow Tables)."""
+        size = self.batch_size
+        for block in self._blocks(epoch, shard, num_shards):
+            for a in range(0, block.num_rows, size):
+                yield block.slice(a, size)
+
+    def _blocks(self, epoch: int, shard: int, num_shards: int) -> Iterator[pa.Table]:
+        """The shard's rows in order, as tables of whole batches (the last may end with a
+        partial one), after drop_last and even_batches."""
         _check_shard(shard, num_shards)
         if not self._splits:
             return
+        size = self.batch_size
         limit = self.num_batches(shard, num_shards, epoch) if self.even_batches else None
         if self.shuffle == "global":
             gen = self._global(epoch, shard, num_shards)
         else:
             gen = self._streamed(epoch, shard, num_shards)
-        for i, t in enumerate(gen):
-            if limit is not None and i >= limit:
-                break
-            yield t
+        left = limit
+        for block in gen:
+            whole = block.num_rows - block.num_rows % size
+            if self.drop_last and whole < block.num_rows:
+                block = block.slice(0, whole)
+            if left is not None:
+                block = block.slice(0, min(block.num_rows, left * size))
+                left -= -(-block.num_rows // size)
+            if block.num_rows:
+                yield block
+            if left is not None and left <= 0:
+                return
 
     def _global(self, epoch: int, shard: int, num_shards: int) -> Iterator[pa.Table]:
         total = self.total_rows()
@@ -226,15 +255,12 @@ class Loader:
         units = self._units(num_shards)
         order = self._unit_order(len(units), epoch)
         mine = [units[i] for i in order[shard::num_shards]]
-        stream = _batches(self._scan, mine, self.batch_size, self.memory_budget)
+        stream = _blocks_of(self._scan, mine, self.batch_size, self.memory_budget)
         if self.shuffle is True:
             stream = _buffer_shuffle(
                 stream, self.batch_size, self.shuffle_buffer, self._rng(epoch, shard)
             )
-        for t in stream:
-            if t.num_rows < self.batch_size and self.drop_last:
-                return
-            yield t
+        yield from stream
 
 
 def _check_shard(shard: int, num_shards: int) -> None:
@@ -250,38 +276,45 @@ def _part_size(total: int, shard: int, n: int) -> int:
     return total // n + (1 if shard < total % n else 0)
 
 
-def _batches(scan: Any, units: list[Any], size: int, budget: int | None) -> Iterator[pa.Table]:
-    """Tables of exactly ``size`` rows (the last may be shorter) from the units, in
-    order, streamed."""
-    from lamina.scan import _rebatch
-
-    for b in _rebatch(scan._part_batches(units, budget, size), size):
-        yield pa.Table.from_batches([b])
+def _blocks_of(scan: Any, units: list[Any], size: int, budget: int | None) -> Iterator[pa.Table]:
+    """The units' rows, streamed, as tables of whole batches of ``size`` rows (the last
+    may end with a partial one); rows are copied only where a batch spans two of the
+    core's batches."""
+    held: list[pa.RecordBatch] = []
+    rows = 0
+    for b in scan._part_batches(units, budget, size):
+        held.append(b)
+        rows += b.num_rows
+        if rows >= size:
+            cut = rows - rows % size
+            table = pa.Table.from_batches(held)
+            if len(held) > 1:
+                table = table.combine_chunks()
+            yield table.slice(0, cut)
+            rest = table.slice(cut)
+            held = rest.to_batches() if rest.num_rows else []
+            rows = rest.num_rows
+    if rows:
+        yield pa.Table.from_batches(held).combine_chunks()
 
 
 def _buffer_shuffle(
     tables: Iterator[pa.Table], size: int, buffer: int, rng: np.random.Generator
 ) -> Iterator[pa.Table]:
-    """Batches of ``size`` rows, shuffled within blocks of about ``buffer`` rows."""
+    """The rows, shuffled within blocks of about ``buffer`` rows (whole batches)."""
     held: list[pa.Table] = []
     rows = 0
-
-    def flush(block: pa.Table) -> Iterator[pa.Table]:
-        block = block.take(pa.array(rng.permutation(block.num_rows)))
-        for a in range(0, block.num_rows, size):
-            yield block.slice(a, size)
-
     for t in tables:
         held.append(t)
         rows += t.num_rows
         if rows >= max(buffer, size):
             block = pa.concat_tables(held)
             cut = rows - rows % size  # whole batches only, the rest waits
-            yield from flush(block.slice(0, cut))
+            yield block.slice(0, cut).take(pa.array(rng.permutation(cut)))
             rest = block.slice(cut)
             held, rows = ([rest] if rest.num_rows else []), rest.num_rows
     if rows:
-        yield from flush(pa.concat_tables(held))
+        yield pa.concat_tables(held).take(pa.array(rng.permutation(rows)))
 
 
 # ---- collation ---------------------------------------------------------------------------
@@ -330,6 +363,71 @@ def _pad(
     return out, mask
 
 
+def _columnar(table: pa.Table, options: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """Each column of ``table`` converted once: (name, kind, data) with kind "flat"
+    (array, valid or None), "fixed" (2-D array), "jagged" (values, offsets from 0) or
+    "strings" (a list); string columns are left out with strings="drop"."""
+    null_value = options.get("null_value", 0)
+    out: list[tuple[str, str, Any]] = []
+    for name in table.column_names:
+        chunked = table.column(name)
+        # combine_chunks copies even a single (sliced) chunk
+        col = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
+        t = col.type
+        if _numeric(t):
+            out.append((name, "flat", _flat(col, null_value)))
+        elif pa.types.is_fixed_size_list(t) and _numeric(t.value_type):
+            if col.null_count:
+                col = col.fill_null(pa.scalar([null_value] * t.list_size, t))
+            flat = col.values.slice(col.offset * t.list_size, len(col) * t.list_size)
+            vals, _ = _flat(flat, null_value)
+            out.append((name, "fixed", vals.reshape(len(col), t.list_size)))
+        elif (pa.types.is_list(t) or pa.types.is_large_list(t)) and _numeric(t.value_type):
+            out.append((name, "jagged", _list_parts(col, null_value)))
+        elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t):
+            if options.get("strings", "list") == "list":
+                out.append((name, "strings", col.to_pylist()))
+        else:
+            raise InvalidArgumentError(f"column {name!r} of type {t} cannot be collated")
+    return out
+
+
+def _cut(cols: list[tuple[str, str, Any]], a: int, b: int, options: dict[str, Any]) -> Batch:
+    """Rows [a, b) of converted columns as a batch: views, except the offsets (rebased)
+    and the padded or KJT forms of jagged columns."""
+    jagged = options.get("jagged", "offsets")
+    out: Batch = {}
+    kjt: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for name, kind, data in cols:
+        if kind == "flat":
+            arr, valid = data
+            out[name] = arr[a:b]
+            if valid is not None:
+                out[f"{name}.valid"] = valid[a:b]
+        elif kind in ("fixed", "strings"):
+            out[name] = data[a:b]
+        else:
+            values, offsets = data
+            offs = offsets[a : b + 1]
+            vals = values[offs[0] : offs[-1]]
+            offs = offs - offs[0]
+            if jagged == "padded":
+                out[name], out[f"{name}.mask"] = _pad(
+                    vals, offs, options.get("max_len"), options.get("pad_value", 0)
+                )
+            elif jagged == "kjt":
+                kjt.append((name, vals, offs))
+            else:
+                out[name] = vals
+                out[f"{name}.offsets"] = offs
+    if kjt:
+        out["kjt.keys"] = [k for k, _, _ in kjt]
+        dtype = np.result_type(*[v.dtype for _, v, _ in kjt])
+        out["kjt.values"] = np.concatenate([v.astype(dtype, copy=False) for _, v, _ in kjt])
+        out["kjt.lengths"] = np.concatenate([np.diff(o) for _, _, o in kjt]).astype(np.int64)
+    return out
+
+
 def collate(
     table: pa.Table,
     jagged: Jagged = "offsets",
@@ -339,38 +437,8 @@ def collate(
     null_value: float = 0,
 ) -> Batch:
     """A batch (pyarrow Table) as a dict of numpy arrays; see the module docstring."""
-    out: Batch = {}
-    kjt: list[tuple[str, np.ndarray, np.ndarray]] = []
-    for name in table.column_names:
-        col = table.column(name).combine_chunks()
-        t = col.type
-        if _numeric(t):
-            out[name], valid = _flat(col, null_value)
-            if valid is not None:
-                out[f"{name}.valid"] = valid
-        elif pa.types.is_fixed_size_list(t) and _numeric(t.value_type):
-            if col.null_count:
-                col = col.fill_null(pa.scalar([null_value] * t.list_size, t))
-            flat = col.values.slice(col.offset * t.list_size, len(col) * t.list_size)
-            vals, _ = _flat(flat, null_value)
-            out[name] = vals.reshape(len(col), t.list_size)
-        elif (pa.types.is_list(t) or pa.types.is_large_list(t)) and _numeric(t.value_type):
-            values, offsets = _list_parts(col, null_value)
-            if jagged == "padded":
-                out[name], out[f"{name}.mask"] = _pad(values, offsets, max_len, pad_value)
-            elif jagged == "kjt":
-                kjt.append((name, values, offsets))
-            else:
-                out[name] = values
-                out[f"{name}.offsets"] = offsets
-        elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t):
-            if strings == "list":
-                out[name] = col.to_pylist()
-        else:
-            raise InvalidArgumentError(f"column {name!r} of type {t} cannot be collated")
-    if kjt:
-        out["kjt.keys"] = [k for k, _, _ in kjt]
-        dtype = np.result_type(*[v.dtype for _, v, _ in kjt])
-        out["kjt.values"] = np.concatenate([v.astype(dtype, copy=False) for _, v, _ in kjt])
-        out["kjt.lengths"] = np.concatenate([np.diff(o) for _, _, o in kjt]).astype(np.int64)
-    return out
+    options = {
+        "jagged": jagged, "max_len": max_len, "pad_value": pad_value,
+        "strings": strings, "null_value": null_value,
+    }  # fmt: skip
+    return _cut(_columnar(table, options), 0, table.num_rows, options)
