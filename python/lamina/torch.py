@@ -50,6 +50,26 @@ def to_tensors(batch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _packed(batch: dict[str, Any]) -> dict[str, Any]:
+    """``to_tensors`` for a DataLoader worker: every array of a dtype copied into one
+    buffer, each returned as a view of it. A worker's batch crosses to the main process
+    one shared-memory segment per storage, so 34 columns cost 2 segments, not 34 (each
+    segment costs about 0.4 ms to create, send and map)."""
+    groups: dict[np.dtype[Any], list[str]] = {}
+    for k, v in batch.items():
+        if isinstance(v, np.ndarray) and v.dtype != np.bool_:
+            groups.setdefault(v.dtype, []).append(k)
+    out: dict[str, Any] = dict(batch)
+    for dtype, names in groups.items():
+        flat = torch.from_numpy(np.concatenate([batch[k].reshape(-1) for k in names]))
+        at = 0
+        for k in names:
+            v = batch[k]
+            out[k] = flat[at : at + v.size].view(v.shape)
+            at += v.size
+    return to_tensors(out)
+
+
 def _distributed() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
@@ -138,9 +158,10 @@ class TableDataset(IterableDataset[dict[str, Any]]):
         shard, n = self._shard()
         skip, self._skip = self._skip, 0
         self._yielded = skip
+        convert = _packed if get_worker_info() is not None else to_tensors
         for batch in self._loader.iter_batches(self.epoch, shard, n, skip=skip):
             self._yielded += 1
-            yield to_tensors(batch)
+            yield convert(batch)
 
     def state_dict(self) -> dict[str, int | None]:
         """The position: epoch and batches yielded in it (a few integers)."""
