@@ -60,7 +60,7 @@ def _packed(batch: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, np.ndarray) and v.dtype != np.bool_:
             groups.setdefault(v.dtype, []).append(k)
     out: dict[str, Any] = dict(batch)
-    for dtype, names in groups.items():
+    for names in groups.values():
         flat = torch.from_numpy(np.concatenate([batch[k].reshape(-1) for k in names]))
         at = 0
         for k in names:
