@@ -6,6 +6,7 @@ process against its peak RSS)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -138,8 +139,15 @@ _MEMORY_CHILD = textwrap.dedent(
 def test_memory_stays_within_budget(tmp_path: Any) -> None:
     """A merged read of ~10x the budget (three overlapping runs) grows the peak RSS of a
     fresh process by less than budget + 150 MB; to_arrow would hold all of it."""
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
-    import w1
+    # benchmarks/w1.py, loaded by path: putting benchmarks/ on sys.path would shadow test
+    # modules (it has a test_compaction.py) for worker processes that import them later
+    spec = importlib.util.spec_from_file_location(
+        "w1", os.path.join(os.path.dirname(__file__), "..", "benchmarks", "w1.py")
+    )
+    assert spec is not None and spec.loader is not None
+    w1 = importlib.util.module_from_spec(spec)
+    sys.modules["w1"] = w1  # its dataclasses look their module up
+    spec.loader.exec_module(w1)
 
     path = str(tmp_path / "w1")
     base = w1.base_table(600_000)

@@ -37,6 +37,26 @@ Result<std::string> KeyOf(const std::vector<ArrayView>& keys, size_t nk,
   return nkeys.KeyBytes(0);
 }
 
+Result<uint64_t> LowerBoundRow(format::FileReader& reader, const std::vector<size_t>& key_cols,
+                               const TableOptions& o, const std::string& key) {
+  size_t nk = o.key_columns.size();
+  uint64_t lo = 0, hi = reader.num_rows();  // the answer is in [lo, hi]
+  while (lo < hi) {
+    int64_t mid = static_cast<int64_t>(lo + (hi - lo) / 2);
+    std::vector<OwnedArray> one;
+    LAMINA_RETURN_IF_ERROR(reader.Take(key_cols, &mid, 1, &one));
+    std::vector<ArrayView> views;
+    for (const OwnedArray& a : one) views.push_back(merge::ViewOf(a));
+    LAMINA_ASSIGN_OR_RETURN(std::string k, KeyOf(views, nk, o.key_columns, 0));
+    if (k < key) {
+      lo = static_cast<uint64_t>(mid) + 1;
+    } else {
+      hi = static_cast<uint64_t>(mid);
+    }
+  }
+  return lo;
+}
+
 Status OpenInput(const CompactInput& f, const TableOptions& o, const std::vector<bool>* wanted,
                  Input* in) {
   in->path = f.path;

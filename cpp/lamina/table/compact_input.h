@@ -23,6 +23,11 @@ ArrayView SliceView(const ArrayView& v, uint64_t a, uint64_t len);
 Result<std::string> KeyOf(const std::vector<ArrayView>& keys, size_t nk,
                           const std::vector<std::string>& names, uint64_t i);
 
+// The first row of `reader`'s file whose key (file columns `key_cols`, in key order) is
+// >= `key`, by binary search decoding single keys through the take path; num_rows if none.
+Result<uint64_t> LowerBoundRow(format::FileReader& reader, const std::vector<size_t>& key_cols,
+                               const TableOptions& o, const std::string& key);
+
 // One input file, read a window of rows at a time.
 struct Input {
   std::string path;

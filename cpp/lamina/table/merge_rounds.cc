@@ -169,23 +169,9 @@ Result<bool> MergeRounds::Next(MergeRound* round) {
 }
 
 Result<uint64_t> LowerBound(const Input& in, const TableOptions& o, const std::string& key) {
-  size_t nk = o.key_columns.size();
-  std::vector<size_t> key_cols(in.cols.begin(), in.cols.begin() + static_cast<std::ptrdiff_t>(nk));
-  uint64_t lo = 0, hi = in.num_rows;  // the answer is in [lo, hi]
-  while (lo < hi) {
-    int64_t mid = static_cast<int64_t>(lo + (hi - lo) / 2);
-    std::vector<OwnedArray> one;
-    LAMINA_RETURN_IF_ERROR(in.reader->Take(key_cols, &mid, 1, &one));
-    std::vector<ArrayView> views;
-    for (const OwnedArray& a : one) views.push_back(merge::ViewOf(a));
-    LAMINA_ASSIGN_OR_RETURN(std::string k, KeyOf(views, nk, o.key_columns, 0));
-    if (k < key) {
-      lo = static_cast<uint64_t>(mid) + 1;
-    } else {
-      hi = static_cast<uint64_t>(mid);
-    }
-  }
-  return lo;
+  std::vector<size_t> key_cols(in.cols.begin(),
+                               in.cols.begin() + static_cast<std::ptrdiff_t>(o.key_columns.size()));
+  return compact_input::LowerBoundRow(*in.reader, key_cols, o, key);
 }
 
 Status MergeRounds::Open(const std::vector<CompactInput>& files, const std::vector<bool>* wanted,

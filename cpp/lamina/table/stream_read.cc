@@ -1,5 +1,7 @@
 #include "lamina/table/stream_read.h"
 
+#include <algorithm>
+
 #include "lamina/format/file_reader.h"
 #include "lamina/merge/gather.h"
 #include "lamina/table/run_columns.h"
@@ -12,30 +14,46 @@ Result<std::vector<std::string>> KeyBoundaries(const std::vector<ReadFile>& file
   LAMINA_RETURN_IF_ERROR(Validate(&o));
   std::vector<std::string> out;
   if (files.empty() || k < 2) return out;
-  // The largest run by rows.
-  std::unique_ptr<format::FileReader> best;
-  std::string best_path;
+  // Keys sampled at evenly spaced rows of every file (about 32 per range in all, in
+  // proportion to the files' rows), each standing for its share of rows; the boundaries
+  // are the quantiles of that weighted sample.
+  std::vector<std::unique_ptr<format::FileReader>> readers;
+  uint64_t total = 0;
   for (const ReadFile& f : files) {
     LAMINA_ASSIGN_OR_RETURN(std::unique_ptr<format::FileReader> r, format::FileReader::Open(f.path));
-    if (!best || r->num_rows() > best->num_rows()) {
-      best = std::move(r);
-      best_path = f.path;
+    total += r->num_rows();
+    readers.push_back(std::move(r));
+  }
+  if (total < 2 * k) return out;
+  size_t nk = o.key_columns.size();
+  std::vector<std::pair<std::string, double>> sample;
+  for (size_t i = 0; i < readers.size(); ++i) {
+    uint64_t n = readers[i]->num_rows();
+    if (n == 0) continue;
+    uint64_t s = std::max<uint64_t>(1, (32 * k * n + total - 1) / total);
+    s = std::min(s, n);
+    RunColumns rc;
+    LAMINA_RETURN_IF_ERROR(ResolveRunColumns(files[i].path, readers[i]->schema(), o, &rc));
+    std::vector<int64_t> rows;
+    for (uint64_t j = 0; j < s; ++j) rows.push_back(static_cast<int64_t>(n * j / s));
+    std::vector<OwnedArray> keys;
+    LAMINA_RETURN_IF_ERROR(readers[i]->Take(rc.key, rows.data(), rows.size(), &keys));
+    std::vector<ArrayView> views;
+    for (const OwnedArray& a : keys) views.push_back(merge::ViewOf(a));
+    for (size_t j = 0; j < rows.size(); ++j) {
+      LAMINA_ASSIGN_OR_RETURN(std::string key, compact_input::KeyOf(views, nk, o.key_columns, j));
+      sample.emplace_back(std::move(key), static_cast<double>(n) / static_cast<double>(s));
     }
   }
-  uint64_t n = best->num_rows();
-  if (n < 2 * k) return out;
-  RunColumns rc;
-  LAMINA_RETURN_IF_ERROR(ResolveRunColumns(best_path, best->schema(), o, &rc));
-  size_t nk = o.key_columns.size();
-  std::vector<int64_t> rows;
-  for (size_t j = 1; j < k; ++j) rows.push_back(static_cast<int64_t>(n * j / k));
-  std::vector<OwnedArray> keys;
-  LAMINA_RETURN_IF_ERROR(best->Take(rc.key, rows.data(), rows.size(), &keys));
-  std::vector<ArrayView> views;
-  for (const OwnedArray& a : keys) views.push_back(merge::ViewOf(a));
-  for (size_t j = 0; j < rows.size(); ++j) {
-    LAMINA_ASSIGN_OR_RETURN(std::string key, compact_input::KeyOf(views, nk, o.key_columns, j));
-    if (out.empty() || key > out.back()) out.push_back(std::move(key));
+  std::sort(sample.begin(), sample.end());
+  double acc = 0, step = static_cast<double>(total) / static_cast<double>(k);
+  size_t next = 1;
+  for (const auto& [key, weight] : sample) {
+    acc += weight;
+    if (next < k && acc >= step * static_cast<double>(next)) {
+      if (out.empty() || key > out.back()) out.push_back(key);
+      ++next;
+    }
   }
   return out;
 }
