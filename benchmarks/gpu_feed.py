@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import w1
+import tables
 
 COLUMNS = (
     ["user_id", "ts"] + [f"cat_{i}" for i in range(16)] + [f"dense_{i}" for i in range(16)]
@@ -35,20 +35,13 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=8192)
     ap.add_argument("--tmp", default=None)
     args = ap.parse_args()
-    import lamina
     import torch
     from lamina.torch import TableDataset
 
     root = tempfile.mkdtemp(prefix="lamina-gpu-", dir=args.tmp)
     try:
-        s = w1.W1Scale.scaled(args.scale)
         path = os.path.join(root, "t")
-        base = w1.base_table(s.base_rows)
-        t = lamina.create_table(path, base.schema, primary_key=["user_id"],
-                                options={"write.sync": "false"})  # fmt: skip
-        t.write(base)
-        for b in w1.upsert_batches(s.base_rows, n_batches=s.n_batches, batch_rows=s.batch_rows):
-            t.write(b)
+        tables.ingest_w1("lamina", path, args.scale)
         ds = TableDataset(path, columns=COLUMNS, batch_size=args.batch_size, shuffle=False)
         for _ in ds:  # warm the page cache
             pass

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import w1
+import tables
 
 NUMERIC = ["user_id", "ts"] + [f"cat_{i}" for i in range(16)] + [f"dense_{i}" for i in range(16)]
 ALL = [*NUMERIC, "seq_items"]
@@ -85,18 +85,12 @@ def main() -> int:
     from lamina.torch import TableDataset
     from torch.utils.data import DataLoader
 
-    s = w1.W1Scale.scaled(args.scale)
     root = tempfile.mkdtemp(prefix="lamina-torch-", dir=args.tmp)
     results: list[tuple[str, str, float, int]] = []
     try:
         path = os.path.join(root, "lamina")
-        base = w1.base_table(s.base_rows)
-        t = lamina.create_table(path, base.schema, primary_key=["user_id"],
-                                options={"write.sync": "false"})  # fmt: skip
-        t.write(base)
-        for b in w1.upsert_batches(s.base_rows, n_batches=s.n_batches, batch_rows=s.batch_rows):
-            t.write(b)
-        merged = t.read()
+        tables.ingest_w1("lamina", path, args.scale)
+        merged = lamina.open_table(path).read()
         want = merged.num_rows
         compacted = os.path.join(root, "lamina-compacted")
         shutil.copytree(path, compacted)

@@ -41,7 +41,7 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["KEY", "TABLE_SYSTEMS", "TableSystem", "table_system"]
+__all__ = ["KEY", "TABLE_SYSTEMS", "TableSystem", "ingest_w1", "table_system"]
 
 KEY = "user_id"
 
@@ -399,3 +399,12 @@ TABLE_SYSTEMS: dict[str, Callable[[], TableSystem]] = {
 def table_system(name: str) -> TableSystem:
     """One system by name; raises ImportError if its library is missing."""
     return TABLE_SYSTEMS[name]()
+
+
+def ingest_w1(name: str, path: str, scale: float) -> None:
+    """W1 at ``scale`` (the base load and its upsert batches) ingested by system ``name``."""
+    import w1
+
+    s = w1.W1Scale.scaled(scale)
+    batches = w1.upsert_batches(s.base_rows, n_batches=s.n_batches, batch_rows=s.batch_rows)
+    table_system(name).ingest(path, w1.base_table(s.base_rows), list(batches))

@@ -179,6 +179,9 @@ def test_compacted_runs_stream_without_a_merge(tmp_path: Any) -> None:
     assert max(len(s.files) for s in splits) > 1  # several files, read in key order
     got = pa.Table.from_batches(list(t2.scan().to_batches(memory_budget=1)), want.schema)
     assert got.equals(want)
+    for size in (4096, 1000):  # windows of whole batches (65,536 rows) and not
+        got = pa.Table.from_batches(list(t2.scan().to_batches(batch_size=size)), want.schema)
+        assert got.equals(want)
     cols = t2.scan(columns=["l", "k"]).to_reader(batch_size=1000).read_all()
     assert cols.equals(t2.read(columns=["l", "k"]))
     t2.delete({"p": [0], "k": [want.column("k")[0].as_py()]})

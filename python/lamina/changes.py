@@ -54,7 +54,7 @@ from lamina.schema import TableSchema
 if TYPE_CHECKING:
     from lamina._context import TableContext
 
-__all__ = ["ROW_KIND", "SNAPSHOT_ID", "changes_between", "snapshot_changes"]
+__all__ = ["ROW_KIND", "SNAPSHOT_ID", "changes_between", "request_columns", "snapshot_changes"]
 
 
 def changes_between(
@@ -70,12 +70,12 @@ def changes_between(
     module docstring and ``Table.changes``."""
     if end is None:
         ts = ctx.table_schema(0)
-        return _empty(ts, _columns(ts, columns))
+        return _empty(ts, request_columns(ts, columns))
     first = 0 if start is None else start.id
     if end.id < first:
         raise InvalidArgumentError(f"end snapshot {end.id} is before start snapshot {first}")
     ts = ctx.table_schema(end.schema_id)
-    cols = _columns(ts, columns)
+    cols = request_columns(ts, columns)
     snaps = _range(ctx, first, end.id)
     content = [s for s in snaps if s.kind in CONTENT_KINDS]
     if not content:
@@ -118,7 +118,7 @@ def snapshot_changes(
     return out.append_column(SNAPSHOT_ID, constant(snap.id, out.num_rows, pa.int64()))
 
 
-def _columns(ts: TableSchema, columns: Sequence[str] | None) -> list[str]:
+def request_columns(ts: TableSchema, columns: Sequence[str] | None) -> list[str]:
     cols = check_columns(ts.schema, columns)
     pk = list(ts.primary_key)
     return pk + [c for c in cols if c not in pk]  # the key always, first
@@ -204,27 +204,22 @@ def _fold(ts: TableSchema, rows: pa.Table, cols: list[str]) -> pa.Table:
         return rows
     pk = list(ts.primary_key)
     kb = key_bytes(rows, pk)
-    kinds = rows.column(ROW_KIND).combine_chunks()
+    # Kinds as their KIND_ORDER codes: -D 0, -U 1, +U 2, +I 3.
+    codes = pc.index_in(rows.column(ROW_KIND), value_set=pa.array(list(KIND_ORDER)))
     order = pc.sort_indices(
-        pa.table(
-            {
-                "k": kb,
-                "s": rows.column(SNAPSHOT_ID),
-                "o": pc.index_in(kinds, value_set=pa.array(list(KIND_ORDER))),
-            }
-        ),
+        pa.table({"k": kb, "s": rows.column(SNAPSHOT_ID), "o": codes}),
         sort_keys=[("k", "ascending"), ("s", "ascending"), ("o", "ascending")],
     )
-    rows, kb, kinds = rows.take(order), kb.take(order), kinds.take(order)
+    rows, kb = rows.take(order), kb.take(order)
+    k = codes.take(order).to_numpy(zero_copy_only=False)
     n = rows.num_rows
     new_key = np.ones(n, dtype=bool)
     if n > 1:
         new_key[1:] = pc.not_equal(kb[1:], kb[:-1]).to_numpy(zero_copy_only=False)
     first = np.flatnonzero(new_key)
     last = np.append(first[1:] - 1, n - 1)
-    k = kinds.to_numpy(zero_copy_only=False)
-    present_before = np.isin(k[first], ["-U", "-D"])
-    present_after = np.isin(k[last], ["+I", "+U"])
+    present_before = k[first] <= KIND_ORDER["-U"]  # the first image is a -D or -U row
+    present_after = k[last] >= KIND_ORDER["+U"]  # the last is a +U or +I row
     sid = rows.column(SNAPSHOT_ID).take(pa.array(last))  # the last snapshot that changed it
     data = rows.drop_columns([ROW_KIND, SNAPSHOT_ID])
     both = present_before & present_after

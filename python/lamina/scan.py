@@ -295,18 +295,7 @@ class Scan:
     def _read_split(self, split: Split, cols: list[str]) -> pa.Table:
         files = [(os.path.join(split.table_path, p), prio) for p, prio in split.files]
         capsules = _core.table_merge_read(files, cols, core_options(self._ts))
-        batch = batch_from_capsules(capsules)
-        table = pa.Table.from_batches([batch])
-        if self._filter is not None:
-            try:
-                table = table.filter(self._filter)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-                # e.g. a uint64 column against a plain int: Arrow casts both to int64,
-                # so compare with pa.scalar(value, pa.uint64()) instead.
-                raise InvalidArgumentError(
-                    f"cannot evaluate the filter {self._filter}: {e}"
-                ) from None
-        return table.select(self._columns)
+        return pa.Table.from_batches([self._finish_batch(batch_from_capsules(capsules))])
 
     def _read_whole(self, split: Split, cols: list[str]) -> pa.Table:
         """One split's rows for ``to_arrow``.
@@ -450,7 +439,11 @@ class Scan:
         # About four windows per file are alive at once: the window, the round's slices
         # and fold, and the prefetched batch.
         window = max(1 << 16, budget // (4 * max(1, 1 if concat else len(files))))
-        return _core.TableStreamRead(files, cols, core_options(self._ts), window, lo, hi, concat)
+        # Unmerged windows of whole batches: the caller's batches are slices, not copies.
+        window_rows = 0 if not concat or rows is None else rows * max(1, 65536 // rows)
+        return _core.TableStreamRead(
+            files, cols, core_options(self._ts), window, lo, hi, concat, window_rows
+        )
 
     def _finish_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The scan's filter and column selection applied to a merged batch."""
@@ -458,6 +451,8 @@ class Scan:
             try:
                 batch = batch.filter(self._filter)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+                # e.g. a uint64 column against a plain int: Arrow casts both to int64,
+                # so compare with pa.scalar(value, pa.uint64()) instead.
                 raise InvalidArgumentError(
                     f"cannot evaluate the filter {self._filter}: {e}"
                 ) from None

@@ -28,7 +28,7 @@ from lamina import consumer as consumers
 from lamina._arrow import constant
 from lamina._models import Snapshot
 from lamina.changelog import CONTENT_KINDS, ROW_KIND, SNAPSHOT_ID
-from lamina.changes import _columns, snapshot_changes
+from lamina.changes import request_columns, snapshot_changes
 from lamina.errors import InvalidArgumentError, SnapshotExpiredError
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class ChangeStream:
     def _full_batches(self, snap: Snapshot) -> Iterator[pa.Table]:
         scan = self._t.scan(columns=self._columns, filter=self._filter, snapshot=snap.id)
         ts = self._ctx.table_schema(snap.schema_id)
-        cols = _columns(ts, self._columns)
+        cols = request_columns(ts, self._columns)
         for batch in scan.to_batches():
             if batch.num_rows == 0:
                 continue
@@ -161,7 +161,7 @@ class ChangeStream:
             if snap.kind in CONTENT_KINDS:
                 parent = self._load(sid - 1) if sid > 1 and snap.changelog is None else None
                 ts = self._ctx.table_schema(snap.schema_id)
-                cols = _columns(ts, self._columns)
+                cols = request_columns(ts, self._columns)
                 out = snapshot_changes(self._ctx, ts, snap, parent, cols)
                 if self._filter is not None:
                     out = out.filter(self._filter)

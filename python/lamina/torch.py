@@ -53,8 +53,8 @@ def to_tensors(batch: dict[str, Any]) -> dict[str, Any]:
 def _packed(batch: dict[str, Any]) -> dict[str, Any]:
     """``to_tensors`` for a DataLoader worker: every array of a dtype copied into one
     buffer, each returned as a view of it. A worker's batch crosses to the main process
-    one shared-memory segment per storage, so 34 columns cost 2 segments, not 34 (each
-    segment costs about 0.4 ms to create, send and map)."""
+    one shared-memory segment per storage, so 34 columns cost 2 segments, not 34 (each is
+    created, sent and mapped on its own)."""
     groups: dict[np.dtype[Any], list[str]] = {}
     for k, v in batch.items():
         if isinstance(v, np.ndarray) and v.dtype != np.bool_:
